@@ -1,0 +1,137 @@
+"""One small adapter per inference engine, all with the same interface: int32 ids (n, max_len) -> P(positive) (n,).
+
+Engines are imported inside the constructors, so installing only one of them is enough.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from edge_sentiment.runtime.errors import BackendUnavailableError, BundleError
+
+BACKENDS = ("onnx", "tflite")
+
+
+class Backend(Protocol):
+    name: str
+    fixed_batch: int | None  # None: any batch in one call; otherwise the artifact's static batch size
+    input_length: int  # ids per text the artifact expects
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        """int32 ids (n, input_length) -> float32 probabilities (n,). Safe to call from many threads."""
+        ...
+
+
+class OnnxBackend:
+    """ONNX Runtime on the CPU. ``InferenceSession.run`` is thread-safe, so no lock is needed."""
+
+    name = "onnx"
+
+    def __init__(self, model: bytes | str | Path, threads: int = 1) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailableError("the onnx backend needs onnxruntime: pip install onnxruntime") from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads  # 1 thread gives the lowest single-call latency (see benchmarks)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
+            raise BundleError(f"ONNX Runtime cannot load {_where(model)}: {str(exc).splitlines()[0][:300]}") from exc
+        inp = self._session.get_inputs()[0]
+        self._input = inp.name
+        self.input_length = _static_dim(inp.shape, 1, model)
+        self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: ids})[0].reshape(-1).astype(np.float32, copy=False)
+
+
+class TfliteBackend:
+    """LiteRT (``ai-edge-litert``), or ``tflite-runtime`` where only that is installed. An interpreter is not
+    thread-safe, so calls are serialised with a lock; the static batch-1 graph is fed one row at a time."""
+
+    name = "tflite"
+
+    def __init__(self, model: bytes | str | Path, threads: int = 1) -> None:
+        Interpreter = _litert_interpreter()
+        content = model if isinstance(model, bytes) else _read(Path(model))
+        try:
+            self._interp = Interpreter(model_content=content, num_threads=threads)
+            self._interp.allocate_tensors()
+        except Exception as exc:
+            raise BundleError(f"LiteRT cannot load {_where(model)}: {str(exc).splitlines()[0][:300]}") from exc
+        inp = self._interp.get_input_details()[0]
+        self._in, self._out = inp["index"], self._interp.get_output_details()[0]["index"]
+        self.input_length = _static_dim(list(inp["shape"]), 1, model)
+        self.fixed_batch = int(inp["shape"][0])
+        self._dtype = inp["dtype"]
+        self._lock = threading.Lock()
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        ids = ids.astype(self._dtype, copy=False)
+        out = np.empty(len(ids), dtype=np.float32)
+        b = self.fixed_batch or 1
+        with self._lock:
+            for start in range(0, len(ids), b):
+                chunk = ids[start : start + b]
+                if len(chunk) < b:  # the last partial chunk is padded up to the static batch
+                    chunk = np.concatenate([chunk, np.zeros((b - len(chunk), ids.shape[1]), ids.dtype)])
+                self._interp.set_tensor(self._in, chunk)
+                self._interp.invoke()
+                out[start : start + b] = self._interp.get_tensor(self._out).reshape(-1)[: len(ids) - start]
+        return out
+
+
+def make_backend(name: str, model: bytes | str | Path, threads: int = 1) -> Backend:
+    if name == "onnx":
+        return OnnxBackend(model, threads)
+    if name == "tflite":
+        return TfliteBackend(model, threads)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def backend_for_file(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix == ".tflite":
+        return "tflite"
+    raise BundleError(f"{path}: cannot tell the engine from the extension; expected .onnx or .tflite")
+
+
+def _litert_interpreter():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "the tflite backend needs LiteRT: pip install 'edge-sentiment[litert]' (or tflite-runtime)") from exc
+    return Interpreter
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read model file {path}: {exc.strerror or exc}") from exc
+
+
+def _static_dim(shape: list, axis: int, model: object) -> int:
+    if len(shape) != 2 or not isinstance(shape[axis], (int, np.integer)) or shape[axis] <= 0:
+        raise BundleError(f"{_where(model)}: input shape {shape} is not (batch, max_len); not an edge-sentiment model")
+    return int(shape[axis])
+
+
+def _where(model: object) -> str:
+    return "the in-memory model" if isinstance(model, bytes) else str(model)

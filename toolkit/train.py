@@ -1,0 +1,152 @@
+"""Fit the BiLSTM: early stopping on val with the best weights restored; test is evaluated once, at the end.
+
+The model directory it writes is what ``convert`` reads: ``model.keras``, ``tokenizer.json``, ``config.json``,
+``metrics.json`` and ``training_curves.png``. It is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_sentiment.runtime.atomic import atomic_directory, atomic_write_text
+from edge_sentiment.runtime.tokenizer import Tokenizer, TokenizerConfig
+from edge_sentiment.toolkit.data import Splits
+from edge_sentiment.toolkit.model import ModelConfig, build_model
+
+MODEL_FILE = "model.keras"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "training_curves.png"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 8  # an upper bound: early stopping on val usually ends sooner
+    batch_size: int = 128
+    learning_rate: float = 2e-3  # Adam
+    patience: int = 1  # epochs without val-loss improvement before stopping (best weights are restored)
+    seed: int = 42  # python, numpy and TF seeds; TF op determinism is switched on too
+    verbose: int = 2  # Keras fit verbosity: 1 = progress bar per step, 2 = one line per epoch
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)  # python, numpy and TF
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # already on, or not supported by this build: results stay seeded, just not bit-exact on GPU
+        pass
+
+
+def training_device() -> str:
+    """'GPU (name)' when TensorFlow sees one (Keras then takes the cuDNN LSTM kernel), else 'CPU (model)'."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"CPU ({cpu_name()})"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def train(
+    splits: Splits,
+    out_dir: str | Path,
+    tokenizer_config: TokenizerConfig | None = None,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    force: bool = False,
+) -> dict:
+    """Fit on ``splits.train``, stop on ``splits.val``, report ``splits.test``; write the model directory."""
+    import keras
+    import tensorflow as tf
+
+    tcfg = train_config or TrainConfig()
+    seed_everything(tcfg.seed)
+    tok_cfg = tokenizer_config or TokenizerConfig()
+    tokenizer = Tokenizer.fit((t for t, _ in splits.train), tok_cfg)
+    mcfg = model_config or ModelConfig(vocab_size=tok_cfg.vocab_size, max_len=tok_cfg.max_len)
+    if (mcfg.vocab_size, mcfg.max_len) != (tok_cfg.vocab_size, tok_cfg.max_len):
+        raise ValueError("model and tokenizer disagree on vocab_size/max_len")
+
+    def arrays(examples):
+        return tokenizer.encode_batch([t for t, _ in examples]), np.array([y for _, y in examples], dtype=np.float32)
+
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = arrays(splits.train), arrays(splits.val), arrays(splits.test)
+    model = build_model(mcfg)
+    model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=tcfg.patience, restore_best_weights=True)
+    device = training_device()
+    print(f"training on {device}: train {len(x_tr):,} / val {len(x_va):,} / test {len(x_te):,} reviews "
+          f"({splits.source})", flush=True)
+    start = time.perf_counter()
+    history = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=tcfg.epochs, batch_size=tcfg.batch_size,
+                        callbacks=[stop], verbose=tcfg.verbose, shuffle=True)
+    seconds = time.perf_counter() - start
+    val_loss, val_acc = model.evaluate(x_va, y_va, batch_size=512, verbose=0)
+    test_loss, test_acc = model.evaluate(x_te, y_te, batch_size=512, verbose=0)  # once, after selection
+    epochs_run = len(history.history["loss"])
+    metrics = {
+        "val_accuracy": round(float(val_acc), 5),
+        "val_loss": round(float(val_loss), 5),
+        "test_accuracy": round(float(test_acc), 5),
+        "test_loss": round(float(test_loss), 5),
+        "epochs_run": epochs_run,
+        "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+        "train_seconds": round(seconds, 1),
+        "device": device,
+        "data": {"source": splits.source, **splits.sizes()},
+        "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.history.items()},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version(),
+                     "numpy": np.__version__},
+        "seed": tcfg.seed,
+    }
+    config = {"tokenizer": asdict(tok_cfg), "model": asdict(mcfg), "train": asdict(tcfg)}
+    with atomic_directory(Path(out_dir), force=force) as tmp:
+        model.save(tmp / MODEL_FILE)
+        tokenizer.save(tmp / TOKENIZER_FILE)
+        atomic_write_text(tmp / CONFIG_FILE, json.dumps(config, indent=2))
+        atomic_write_text(tmp / METRICS_FILE, json.dumps(metrics, indent=2))
+        plot_history(metrics["history"], tmp / CURVES_FILE)
+    return metrics
+
+
+def plot_history(history: dict[str, list[float]], path: Path) -> None:
+    """Accuracy and loss per epoch, train vs val, like the seed notebook's two plots side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    epochs = range(1, len(history["loss"]) + 1)
+    for ax, key in zip(axes, ("accuracy", "loss")):
+        ax.plot(epochs, history[key], "o-", label=f"train {key}")
+        ax.plot(epochs, history[f"val_{key}"], "s-", label=f"val {key}")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
