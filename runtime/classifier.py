@@ -1,0 +1,92 @@
+"""``SentimentClassifier``: text in, label out, with numpy plus one inference engine. No TensorFlow.
+
+    clf = SentimentClassifier.load("artifacts/imdb", backend="onnx", precision="int8")
+    clf.predict("The animation and graphics were out of this world")   # Prediction(label='positive', ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_sentiment.runtime.backends import Backend, backend_for_file, make_backend
+from edge_sentiment.runtime.bundle import LABELS, Bundle
+from edge_sentiment.runtime.errors import BundleError
+from edge_sentiment.runtime.tokenizer import Tokenizer, check_text
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # "positive" or "negative"
+    score: float  # confidence in ``label``: P(positive) for positive, 1 - P(positive) for negative
+    positive_probability: float  # the model's raw output, P(positive)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": round(self.score, 6), "positive_probability":
+                round(self.positive_probability, 6)}
+
+
+class SentimentClassifier:
+    """Thread-safe: the tokenizer is read-only and each backend is safe to call from many threads."""
+
+    def __init__(self, tokenizer: Tokenizer, backend: Backend, labels: Sequence[str] = LABELS,
+                 threshold: float = 0.5, source: str = "") -> None:
+        if backend.input_length != tokenizer.config.max_len:
+            raise BundleError(f"{source or 'model'} expects {backend.input_length} ids per text but the tokenizer "
+                              f"pads to {tokenizer.config.max_len}: the tokenizer does not belong to this model")
+        self.tokenizer = tokenizer
+        self.backend = backend
+        self.labels = tuple(labels)
+        self.threshold = threshold
+        self.source = source
+
+    @classmethod
+    def load(cls, bundle: str | Path, backend: str = "onnx", precision: str = "int8", threads: int = 1,
+             allow_unverified: bool = False) -> SentimentClassifier:
+        """Load one artifact of a bundle, checking schema, sha256 and tokenizer config first."""
+        b = Bundle(bundle)
+        artifact = b.find(backend, precision)
+        if not artifact.verified and not allow_unverified:
+            raise BundleError(f"{b.root / artifact.file} did not pass the parity gate "
+                              f"({'; '.join(artifact.entry.get('parity', {}).get('failures', [])) or 'not verified'}); "
+                              "pass allow_unverified=True (--allow-unverified) to use it anyway")
+        tokenizer = b.tokenizer()
+        engine = make_backend(backend, b.read_checked(artifact.file, artifact.sha256), threads)
+        return cls(tokenizer, engine, b.labels, source=str(b.root / artifact.file))
+
+    @classmethod
+    def from_files(cls, model_path: str | Path, tokenizer_path: str | Path, threads: int = 1) -> SentimentClassifier:
+        """For devices that got only two files: one ``.onnx``/``.tflite`` model and its ``tokenizer.json``."""
+        tokenizer = Tokenizer.load(tokenizer_path)
+        engine = make_backend(backend_for_file(model_path), Path(model_path), threads)
+        return cls(tokenizer, engine, source=str(model_path))
+
+    def predict(self, text: str) -> Prediction:
+        check_text(text)
+        return self.prediction(float(self.backend.run(self.tokenizer.encode_batch([text]))[0]))
+
+    def predict_batch(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
+        """All texts are checked before any inference, so one bad item raises (naming its index) and never
+        silently drops or shifts the others."""
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("predict_batch takes a list of texts; use predict() for a single text")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            check_text(text, i)
+        probs = self.probabilities(texts, batch_size)
+        return [self.prediction(float(p)) for p in probs]
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """P(positive) per text, float32, in input order."""
+        out = np.empty(len(texts), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            out[start : start + len(chunk)] = self.backend.run(self.tokenizer.encode_batch(chunk))
+        return out
+
+    def prediction(self, p: float) -> Prediction:
+        positive = p >= self.threshold
+        return Prediction(self.labels[int(positive)], p if positive else 1.0 - p, p)

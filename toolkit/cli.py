@@ -1,0 +1,151 @@
+"""``edge-sentiment``: train, convert, verify, predict, benchmark, and the whole pipeline.
+
+A thin layer over the Python API. Heavy imports (TensorFlow, tf2onnx) happen inside the command bodies, so
+``edge-sentiment predict`` starts in milliseconds and never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train a BiLSTM sentiment model, convert it to TFLite/ONNX (float32 + int8), prove parity, "
+                       "serve it without TensorFlow, and benchmark every artifact side by side.")
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+
+def friendly_errors(fn):
+    """Known failures become one line on stderr and exit code 2 (1 for a failed parity gate); no tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from edge_sentiment.runtime.errors import EdgeSentimentError
+
+        try:
+            return fn(*args, **kwargs)
+        except (EdgeSentimentError, FileExistsError, PermissionError, ValueError) as exc:
+            from edge_sentiment.converters.verify import ParityError
+
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1 if isinstance(exc, ParityError) else 2) from None
+
+    return wrapper
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _say(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.BRIGHT_BLACK)
+
+
+# ---- train -----------------------------------------------------------------------------------------------
+@app.command()
+@friendly_errors
+def train(
+    out: Path = typer.Option(Path("artifacts/model"), "--out", "-o", help="Model directory to write."),
+    data: str = typer.Option("bundled", help="bundled (offline IMDB, re-split) | tfds | aclimdb | file"),
+    path: Optional[Path] = typer.Option(None, help="aclImdb folder/tarball, or a .csv/.jsonl for --data file."),
+    epochs: int = typer.Option(8, help="Upper bound; early stopping on val usually ends sooner."),
+    batch_size: int = typer.Option(128),
+    learning_rate: float = typer.Option(1e-3),
+    vocab_size: int = typer.Option(10_000, help="Tokenizer + embedding size (PAD and OOV included)."),
+    max_len: int = typer.Option(150, help="Tokens per review (pad/truncate)."),
+    limit: Optional[int] = typer.Option(None, help="Use only this many training reviews (quick runs)."),
+    seed: int = typer.Option(42),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON on stdout."),
+) -> None:
+    """Train the BiLSTM (GPU if TensorFlow sees one) with early stopping on val; report test once."""
+    _quiet_tensorflow()
+    from edge_sentiment.toolkit.train import fit_from_options
+
+    metrics = fit_from_options(out, data, path, epochs, batch_size, learning_rate, vocab_size, max_len, limit, seed,
+                               force, verbose=1 if sys.stdout.isatty() else 2)
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+    else:
+        typer.echo(f"test accuracy {metrics['test_accuracy']:.4f} (val {metrics['val_accuracy']:.4f}, "
+                   f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']}, {metrics['train_seconds']:.0f} s on "
+                   f"{metrics['device']}) -> {out}")
+
+
+# ---- convert / verify ------------------------------------------------------------------------------------
+def _thresholds(float_tol: float, int8_agreement: float, int8_accuracy_drop: float, int8_size_ratio: float):
+    from edge_sentiment.converters.verify import Thresholds
+
+    return Thresholds(float_tol, int8_agreement, int8_accuracy_drop, int8_size_ratio)
+
+
+@app.command()
+@friendly_errors
+def convert(
+    model_dir: Path = typer.Argument(..., help="A directory written by `edge-sentiment train`."),
+    out: Path = typer.Option(Path("artifacts/bundle"), "--out", "-o", help="Bundle directory to write."),
+    formats: str = typer.Option("tflite,onnx", help="Comma list: tflite, onnx."),
+    precisions: str = typer.Option("float32,int8", help="Comma list: float32, int8, int8-full (TFLite, experimental)."),
+    limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
+    int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
+    int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),
+    int8_size_ratio: float = typer.Option(0.30, help="int8: max size as a share of float32."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing bundle."),
+    as_json: bool = typer.Option(False, "--json", help="Print the parity results as JSON on stdout."),
+) -> None:
+    """Convert to TFLite + ONNX, gate every artifact against Keras, write a verified bundle atomically."""
+    _quiet_tensorflow()
+    from edge_sentiment.converters.bundle_writer import convert_model_dir
+    from edge_sentiment.converters.verify import format_table
+
+    _, results = convert_model_dir(model_dir, out, _csv(formats), _csv(precisions),
+                                   _thresholds(float_tol, int8_agreement, int8_accuracy_drop, int8_size_ratio),
+                                   limit, force, progress=_say)
+    typer.echo(json.dumps([r.to_dict() for r in results], indent=2) if as_json else format_table(results))
+    if not as_json:
+        typer.echo(f"verified bundle -> {out}")
+
+
+@app.command()
+@friendly_errors
+def verify(
+    bundle: Path = typer.Argument(..., help="A bundle directory."),
+    limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    float_tol: float = typer.Option(1e-5),
+    int8_agreement: float = typer.Option(0.995),
+    int8_accuracy_drop: float = typer.Option(0.005),
+    int8_size_ratio: float = typer.Option(0.30),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-run the parity gate on a bundle (checksums first); exit 1 if any artifact fails."""
+    _quiet_tensorflow()
+    from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, verify_bundle
+    from edge_sentiment.converters.verify import format_table
+
+    results = verify_bundle(bundle, _thresholds(float_tol, int8_agreement, int8_accuracy_drop, int8_size_ratio),
+                            limit, progress=_say)
+    typer.echo(json.dumps([r.to_dict() for r in results], indent=2) if as_json else format_table(results))
+    failed = [f"{r.format}/{r.precision}" for r in results if not r.passed and r.precision not in EXPERIMENTAL]
+    if failed:
+        typer.secho(f"error: parity gate failed for {', '.join(failed)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    _quiet_tensorflow()
+    app()
+
+
+# The serving-side commands live in their own module to keep files short; importing it registers them on `app`.
+from edge_sentiment.toolkit import cli_serving  # noqa: E402,F401
