@@ -19,6 +19,7 @@ OPSET = 17
 INPUT_NAME = "tokens"
 OUTPUT_NAME = "probability"
 SUPPORTED = ("float32", "int8")
+ROW_BY_ROW_KEY = "edge_sentiment.row_by_row"  # must match runtime.backends.ONNX_ROW_BY_ROW_KEY
 
 
 def convert(model, out: str | Path, precision: str = "float32", calibration=None) -> Path:
@@ -69,7 +70,12 @@ def _quantize_dynamic(proto) -> bytes:
             quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
         except Exception as exc:
             raise ConversionError(f"onnxruntime quantize_dynamic failed: {type(exc).__name__}: {exc}") from exc
-        return dst.read_bytes()
+        quantized = onnx.load(str(dst))
+    # DynamicQuantizeLinear picks ONE activation scale for the whole batch, so a row's score would depend on its
+    # batch-mates. This flag tells the runtime to feed such models one row at a time (see runtime/backends.py).
+    entry = quantized.metadata_props.add()
+    entry.key, entry.value = ROW_BY_ROW_KEY, "true"
+    return quantized.SerializeToString()
 
 
 def describe(path: str | Path) -> dict:

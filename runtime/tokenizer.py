@@ -31,7 +31,7 @@ class TokenizerConfig:
     """Everything that decides which ids a text becomes; stored next to the vocab and in the manifest."""
 
     vocab_size: int = 10_000  # ids 0..vocab_size-1: PAD, OOV, then the vocab_size-2 most frequent words
-    max_len: int = 150  # every text becomes exactly this many ids
+    max_len: int = 200  # every text becomes exactly this many ids; the seed's 150 cut most reviews short
     lowercase: bool = True  # seed: Tokenizer(lower=True)
     filters: str = KERAS_FILTERS  # characters replaced by a space before splitting
     strip_html_breaks: bool = True  # IMDB reviews carry literal "<br />" tags; the seed kept them as the word "br"

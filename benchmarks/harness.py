@@ -1,0 +1,345 @@
+"""The latency benchmark: every way to run the model, side by side in one process, on the same held-out reviews.
+
+Shared machines are noisy, so the figures to trust are ratios measured in one run: rows are timed in interleaved
+rounds (each round in a rotated row order), every row walks the same reviews in the same order, and latency is
+p50/p95/p99 after a warm-up. Cold start runs in fresh subprocesses, so nothing this process imported is counted.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edge_sentiment.benchmarks.report import write_report
+from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out, library_versions
+from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
+from edge_sentiment.runtime.backends import make_backend
+from edge_sentiment.runtime.bundle import Bundle
+from edge_sentiment.runtime.classifier import SentimentClassifier
+
+RESULT_FORMAT = "edge-sentiment-benchmark/1"
+KINDS = ("model", "text")  # model: ids in -> probability out; text: text in -> label out, tokenization included
+SCALING = ((1, 1, 1), (1, 2, 1), (1, 1, 2), (2, 1, 2))  # ONNX int8 (sessions, intra-op threads, caller threads)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How hard to measure. Iteration counts follow from a time budget, so fast engines get thousands of calls."""
+
+    reviews: int = 1000  # held-out reviews every row rotates through
+    batch_sizes: tuple[int, ...] = (1, 16, 64, 256)
+    budget_s: float = 2.0  # measured time per row and kind, turned into a call count from the warm-up speed
+    max_iterations: int = 3000  # per row and kind
+    keras_predict_max: int = 40  # model.predict costs ~50 ms a call
+    keras_call_max: int = 15  # an eager call runs the LSTM loop in Python: ~250 ms
+    warmup: int = 20  # calls, or fewer once warmup_s has passed
+    warmup_s: float = 0.5
+    rounds: int = 5  # interleaved rounds per kind
+    throughput_s: float = 0.4  # per row and batch size
+    cold_runs: int = 3  # fresh processes per cold-start row; the median is reported
+    cold_keys: tuple[str, ...] | None = None  # None: every engine artifact
+    keras_cold: bool = True  # one `import tensorflow` cold start, for contrast
+
+
+FULL = Plan()
+QUICK = Plan(reviews=256, batch_sizes=(1, 16), budget_s=0.15, max_iterations=200, keras_predict_max=4,
+             keras_call_max=2, warmup=3, warmup_s=0.1, rounds=2, throughput_s=0.05, cold_runs=1,
+             cold_keys=("onnx/int8", "tflite/int8"), keras_cold=False)
+
+
+@dataclass
+class Row:
+    """One way to run the model; ``model`` takes (n, max_len) int32 ids, ``text`` returns a label."""
+
+    key: str
+    model: Callable[[np.ndarray], np.ndarray]
+    text: Callable[[str], str]
+    max_iterations: int
+    info: dict
+    result: dict = field(default_factory=dict)
+
+
+def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = False,
+                  batch_sizes: Sequence[int] | None = None, iterations: int | None = None, threads: int = 1,
+                  progress: Callable[[str], None] = print) -> dict:
+    """Measure every row of a bundle, write the report into ``out_dir`` and return the JSON-serialisable result.
+
+    ``batch_sizes`` None means (1, 16, 64, 256), or (1, 16) when ``quick``. ``iterations`` fixes the measured calls
+    per row and kind instead of the time budget; Keras ``predict`` and eager calls stay capped (they take 50-250 ms).
+    """
+    started, load_before = time.perf_counter(), os.getloadavg()
+    plan = QUICK if quick else FULL
+    sizes = tuple(batch_sizes or plan.batch_sizes)
+    bundle = Bundle(bundle_dir)
+    tokenizer = bundle.tokenizer()
+    progress("loading Keras and the held-out reviews")
+    rows, model, tf_threads = _keras_rows(bundle, tokenizer, plan, iterations)
+    texts, _, _ = held_out(SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")}),
+                           plan.reviews)
+    ids = tokenizer.encode_batch(texts)
+    rows += _engine_rows(bundle, threads, iterations or plan.max_iterations)
+    progress(f"latency: {len(rows)} rows x {len(KINDS)} kinds, {plan.rounds} interleaved rounds, {len(texts)} reviews")
+    for kind, inputs in (("model", [ids[i : i + 1] for i in range(len(ids))]), ("text", texts)):
+        _latency(rows, kind, inputs, plan, iterations)
+    progress(f"throughput at batch {', '.join(map(str, sizes))}")
+    _throughput(rows, ids, sizes, plan.throughput_s)
+    by_key = {row.key: row for row in rows}
+    reference = by_key["keras/tf.function"].model(ids[:256])
+    keras_p50 = {k: by_key["keras/predict"].result["latency"][k]["p50_ms"] for k in KINDS}
+    for row in rows:
+        row.result["speedup"] = {k: keras_p50[k] / row.result["latency"][k]["p50_ms"] for k in KINDS}
+        row.result["check"] = _agreement(row.model(ids[:256]), reference)
+        progress(_row_line(row))
+    scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
+    cold = []
+    keys = [*(["keras/model"] if plan.keras_cold else []), *(plan.cold_keys or [r.key for r in rows if r.info["format"] != "keras"])]
+    for key in keys:
+        cold.append(_cold_start(bundle.root, key, texts[0], threads, 1 if key.startswith("keras") else plan.cold_runs))
+        progress(f"cold start {key}: " + (cold[-1].get("error") or f"{cold[-1]['child_ms']:.0f} ms in process, "
+                                          f"{cold[-1]['total_ms']:.0f} ms total, peak RSS {cold[-1]['rss_mb']:.0f} MB"))
+    result = {
+        "format": RESULT_FORMAT, "bundle": str(bundle.root.resolve()), "quick": quick,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": {"batch_sizes": list(sizes), "iterations": iterations, "threads": threads, "reviews": len(texts),
+                     "plan": {k: v for k, v in plan.__dict__.items() if k != "cold_keys"}},
+        "keras_accuracy": by_key["keras/predict"].info["accuracy"],
+        "rows": [{"key": r.key, **r.info, **r.result} for r in rows],
+        "scaling": scaling, "cold_start": cold,
+        "machine": machine_info(threads, tf_threads, load_before),
+    }
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["files"] = {name: str(path) for name, path in write_report(result, Path(out_dir)).items()}
+    progress(f"done in {result['seconds']:.0f} s: {result['files'].get('report.md')}")
+    return result
+
+
+def _keras_rows(bundle: Bundle, tokenizer, plan: Plan, iterations: int | None) -> tuple[list[Row], object, dict]:
+    """Keras three ways: ``predict`` (what notebooks do), an eager call, and a compiled ``tf.function``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    entry = bundle.manifest["model"]
+    bundle.read_checked(entry["file"], entry["sha256"])
+    model = keras.models.load_model(bundle.root / entry["file"], compile=False)
+    graph = tf.function(lambda x: model(x, training=False),
+                        input_signature=[tf.TensorSpec((None, tokenizer.config.max_len), tf.int32)])
+    paths = {"predict": (lambda x: model.predict(x, batch_size=len(x), verbose=0), plan.keras_predict_max),
+             "call": (lambda x: model(x, training=False).numpy(), plan.keras_call_max),
+             "tf.function": (lambda x: graph(x).numpy(), plan.max_iterations)}
+    parity = next((a.entry.get("parity", {}) for a in bundle.artifacts), {})
+    size = (bundle.root / entry["file"]).stat().st_size
+    rows = []
+    for name, (fn, cap) in paths.items():
+        def text(t: str, fn=fn) -> str:
+            return bundle.labels[int(float(np.reshape(fn(tokenizer.encode_batch([t])), -1)[0]) >= 0.5)]
+
+        info = {"label": f"Keras {name}", "format": "keras", "precision": "float32", "file": entry["file"],
+                "bytes": size, "verified": True, "status": "reference", "accuracy": parity.get("keras_accuracy"),
+                "agreement": 1.0, "max_abs_diff": 0.0, "parity_n": parity.get("n")}
+        rows.append(Row(f"keras/{name}", lambda x, fn=fn: np.reshape(fn(x), -1), text,
+                        min(cap, iterations or cap), info))
+    threading = {"tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                 "tensorflow_inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+    return rows, model, threading
+
+
+def _engine_rows(bundle: Bundle, threads: int, max_iterations: int) -> list[Row]:
+    """One row per artifact: a bare backend for model-only timing, a SentimentClassifier for text -> label."""
+    rows = []
+    order = sorted(bundle.artifacts, key=lambda a: (a.precision in EXPERIMENTAL, FORMATS.index(a.format),
+                                                    PRECISIONS.index(a.precision)))
+    for a in order:
+        backend = make_backend(a.format, bundle.read_checked(a.file, a.sha256), threads)
+        clf = SentimentClassifier.load(bundle.root, a.format, a.precision, threads, allow_unverified=True)
+        p = a.entry.get("parity", {})
+        status = "verified" if a.verified else "experimental / unverified" if a.precision in EXPERIMENTAL \
+            else "unverified"
+        info = {"label": f"{'ONNX' if a.format == 'onnx' else 'TFLite'} {a.precision}", "format": a.format,
+                "precision": a.precision, "file": a.file, "bytes": a.bytes, "verified": a.verified, "status": status,
+                "accuracy": p.get("accuracy"), "agreement": p.get("agreement"),
+                "max_abs_diff": p.get("max_abs_diff"), "parity_n": p.get("n")}
+        rows.append(Row(a.key, backend.run, lambda t, clf=clf: clf.predict(t).label, max_iterations, info))
+    return rows
+
+
+def _latency(rows: list[Row], kind: str, inputs: Sequence, plan: Plan, iterations: int | None) -> None:
+    """Warm every row up, then time single calls in rounds, rotating the row order each round."""
+    n, calls = len(inputs), {}
+    for row in rows:
+        fn, done, start = getattr(row, kind), 0, time.perf_counter()
+        while done < max(plan.warmup, 2) and (done < 2 or time.perf_counter() - start < plan.warmup_s):
+            fn(inputs[done % n])
+            done += 1
+        per_call = (time.perf_counter() - start) / done
+        wanted = iterations or int(plan.budget_s / per_call)
+        calls[row.key] = max(1, min(row.max_iterations, wanted))
+    samples: dict[str, list[int]] = {row.key: [] for row in rows}
+    for r in range(plan.rounds):
+        for row in rows[r % len(rows) :] + rows[: r % len(rows)]:
+            fn, got, total = getattr(row, kind), samples[row.key], calls[row.key]
+            todo = total * (r + 1) // plan.rounds - total * r // plan.rounds
+            if not todo:
+                continue
+            fn(inputs[len(got) % n])  # untimed: the first call after switching engines pays for cold caches
+            gc.disable()
+            try:
+                for _ in range(todo):
+                    x = inputs[len(got) % n]
+                    t0 = time.perf_counter_ns()
+                    fn(x)
+                    got.append(time.perf_counter_ns() - t0)
+            finally:
+                gc.enable()
+    for row in rows:
+        ms = np.asarray(samples[row.key]) / 1e6
+        row.result.setdefault("latency", {})[kind] = {
+            "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()), "min_ms": float(ms.min()),
+            "n": len(ms)}
+
+
+def _rate(fn: Callable[[np.ndarray], object], ids: np.ndarray, batch: int, seconds: float) -> float:
+    """Reviews per second at one batch size: repeated calls over consecutive slices of the reviews."""
+    ids = ids if len(ids) >= batch else np.resize(ids, (batch, ids.shape[1]))
+    batches = [ids[s : s + batch] for s in range(0, len(ids) - batch + 1, batch)]
+    fn(batches[0])  # warm-up at this shape
+    calls, start = 0, time.perf_counter_ns()
+    while True:
+        fn(batches[calls % len(batches)])
+        calls += 1
+        elapsed = time.perf_counter_ns() - start
+        if calls >= 2 and elapsed >= seconds * 1e9:
+            return calls * batch / elapsed * 1e9
+
+
+def _throughput(rows: list[Row], ids: np.ndarray, sizes: Sequence[int], seconds: float) -> None:
+    for i, batch in enumerate(sizes):
+        for row in rows[i % len(rows) :] + rows[: i % len(rows)]:
+            row.result.setdefault("throughput", {})[str(batch)] = _rate(row.model, ids, batch, seconds)
+    for row in rows:
+        batch, rate = max(row.result["throughput"].items(), key=lambda kv: kv[1])
+        row.result["throughput_best"] = {"batch": int(batch), "reviews_per_s": rate}
+
+
+def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: float,
+             progress: Callable[[str], None]) -> dict:
+    """What scales on this machine's cores: more intra-op threads, or sessions driven from parallel callers."""
+    a = bundle.find("onnx", "int8")
+    model = bundle.read_checked(a.file, a.sha256)
+    configs = []
+    with ThreadPoolExecutor(max(c for _, _, c in SCALING)) as pool:
+        for sessions, threads, callers in SCALING:
+            engines = [make_backend("onnx", model, threads) for _ in range(sessions)] * (callers // sessions)
+
+            def run(x: np.ndarray, engines: list = engines) -> np.ndarray:
+                parts = np.array_split(x, len(engines))  # ORT releases the GIL while it runs
+                return np.concatenate(list(pool.map(lambda ep: ep[0].run(ep[1]), zip(engines, parts))))
+
+            fn = engines[0].run if len(engines) == 1 else run
+            rates = {str(b): _rate(fn, ids, b, seconds) if b >= callers else None for b in sizes}
+            name = (f"{sessions} session{'s' * (sessions > 1)} x {threads} thread{'s' * (threads > 1)}"
+                    + (f", {callers} callers" if callers > 1 else ""))
+            configs.append({"name": name, "sessions": sessions, "threads": threads, "callers": callers,
+                            "throughput": rates, "best": max(r for r in rates.values() if r is not None)})
+            progress(f"onnx int8 {name}: best {configs[-1]['best']:,.0f} reviews/s")
+    return {"artifact": a.key, "configs": configs, "fastest": max(configs, key=lambda c: c["best"])["name"]}
+
+
+_CHILD = """import time
+t0 = time.perf_counter()
+import sys
+{imports}
+t1 = time.perf_counter()
+{load}
+t2 = time.perf_counter()
+{predict}
+t3 = time.perf_counter()
+import json, resource
+print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
+                  "child_ms": (t3 - t0) * 1e3, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+                  "tensorflow_loaded": "tensorflow" in sys.modules, "label": label}}))
+"""
+_ENGINE_CHILD = {"imports": "from edge_sentiment.runtime import SentimentClassifier",
+                 "load": "clf = SentimentClassifier.load(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), "
+                         "allow_unverified=True)",
+                 "predict": "label = clf.predict(sys.argv[5]).label"}
+_KERAS_CHILD = {"imports": "import keras\nfrom edge_sentiment.runtime.bundle import Bundle",
+                "load": "b = Bundle(sys.argv[1])\ntok = b.tokenizer()\n"
+                        "model = keras.models.load_model(b.root / b.manifest['model']['file'], compile=False)",
+                "predict": "p = model.predict(tok.encode_batch([sys.argv[5]]), verbose=0)\n"
+                           "label = b.labels[int(float(p.reshape(-1)[0]) >= 0.5)]"}
+
+
+def _cold_start(root: Path, key: str, text: str, threads: int, runs: int) -> dict:
+    """Import + load + first predict in fresh processes: timed inside the child from its first line, and by us."""
+    fmt, precision = key.split("/")
+    code = _CHILD.format(**(_KERAS_CHILD if fmt == "keras" else _ENGINE_CHILD))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3"}
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code, str(root), fmt, precision, str(threads), text],
+                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        if proc.returncode != 0:
+            return {"key": key, "runs": len(samples), "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+        samples.append({**json.loads(proc.stdout.strip().splitlines()[-1]),
+                        "total_ms": (time.perf_counter() - start) * 1e3})
+    numeric = ("import_ms", "load_ms", "first_predict_ms", "child_ms", "total_ms", "rss_mb")
+    return {"key": key, "runs": runs, **{k: statistics.median(s[k] for s in samples) for k in numeric},
+            "tensorflow_loaded": any(s["tensorflow_loaded"] for s in samples), "samples": samples}
+
+
+def _agreement(probs: np.ndarray, reference: np.ndarray) -> dict:
+    """A guard against timing a broken path: this row's answers vs the Keras model's on the same reviews."""
+    return {"n": len(reference), "agreement": float(np.mean((probs >= 0.5) == (reference >= 0.5))),
+            "max_abs_diff": float(np.max(np.abs(probs - reference)))}
+
+
+def _row_line(row: Row) -> str:
+    lat, best = row.result["latency"], row.result["throughput_best"]
+    return (f"{row.key:<18} p50 model {lat['model']['p50_ms']:8.3f} ms  text {lat['text']['p50_ms']:8.3f} ms  "
+            f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
+            f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
+
+
+def machine_info(threads: int, tf_threads: dict, load_before: tuple[float, ...]) -> dict:
+    """What a reader needs to weigh the numbers: CPU, cores, OS, versions, threads, and how busy the machine was."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        cpuinfo = []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), platform.processor())
+    versions = library_versions()
+    try:
+        versions["matplotlib"] = version("matplotlib")
+    except PackageNotFoundError:
+        pass
+    return {"cpu": cpu or "unknown", "cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "os": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "versions": versions,
+            "threads": {"engine_intra_op": threads, "onnx_inter_op": 1, **tf_threads,
+                        **{k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS") if k in os.environ}},
+            "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
+            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+if __name__ == "__main__":
+    run_benchmark(sys.argv[1], sys.argv[2], quick="--quick" in sys.argv[3:])
