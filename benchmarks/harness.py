@@ -248,7 +248,7 @@ def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: flo
 
             def run(x: np.ndarray, engines: list = engines) -> np.ndarray:
                 parts = np.array_split(x, len(engines))  # ORT releases the GIL while it runs
-                return np.concatenate(list(pool.map(lambda ep: ep[0].run(ep[1]), zip(engines, parts))))
+                return np.concatenate(list(pool.map(lambda ep: ep[0].run(ep[1]), zip(engines, parts, strict=True))))
 
             fn = engines[0].run if len(engines) == 1 else run
             rates = {str(b): _rate(fn, ids, b, seconds) if b >= callers else None for b in sizes}
@@ -271,7 +271,7 @@ t2 = time.perf_counter()
 t3 = time.perf_counter()
 import json, resource
 print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
-                  "child_ms": (t3 - t0) * 1e3, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+                  "child_ms": (t3 - t0) * 1e3, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1.024e-3,
                   "tensorflow_loaded": "tensorflow" in sys.modules, "label": label}}))
 """
 _ENGINE_CHILD = {"imports": "from edge_sentiment.runtime import SentimentClassifier",
@@ -337,7 +337,8 @@ def machine_info(threads: int, tf_threads: dict, load_before: tuple[float, ...])
             "versions": versions,
             "threads": {"engine_intra_op": threads, "onnx_inter_op": 1, **tf_threads,
                         **{k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS") if k in os.environ}},
-            "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

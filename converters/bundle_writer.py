@@ -85,7 +85,8 @@ def convert_model_dir(
                     continue
                 progress(f"convert {fmt}/{precision}")
                 start = time.perf_counter()
-                path = CONVERTERS[fmt].convert(source.model, tmp / artifact_name(fmt, precision), precision, calibration)
+                target = tmp / artifact_name(fmt, precision)
+                path = CONVERTERS[fmt].convert(source.model, target, precision, calibration)
                 timings[f"{fmt}/{precision}"] = round(time.perf_counter() - start, 2)
                 progress(f"verify  {fmt}/{precision} on {len(ids):,} reviews")
                 result = check_artifact(path, fmt, precision, ids, labels, reference, thresholds, float_bytes)

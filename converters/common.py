@@ -57,7 +57,7 @@ def check_tokenizer_fits(model, tokenizer: Tokenizer, where: Path) -> None:
     if len(shape) != 2 or shape[1] != tokenizer.config.max_len:
         raise BundleError(f"{where}: the model takes inputs of shape {shape} but the tokenizer pads to "
                           f"max_len={tokenizer.config.max_len}; they were not trained together")
-    rows = next((int(l.input_dim) for l in model.layers if hasattr(l, "input_dim")), None)
+    rows = next((int(layer.input_dim) for layer in model.layers if hasattr(layer, "input_dim")), None)
     if rows is not None and rows != tokenizer.config.vocab_size:
         raise BundleError(f"{where}: the model's embedding has {rows} rows but the tokenizer's vocab_size is "
                           f"{tokenizer.config.vocab_size}; the tokenizer does not belong to this model")

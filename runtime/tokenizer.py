@@ -61,7 +61,7 @@ class Tokenizer:
     # ---- fitting -------------------------------------------------------------------------------------
     @classmethod
     def fit(cls, texts: Iterable[str], config: TokenizerConfig | None = None) -> Tokenizer:
-        """Keep the ``vocab_size - 2`` most frequent words; ties broken alphabetically so any order gives the same vocab."""
+        """Keep the ``vocab_size - 2`` most frequent words; ties break alphabetically, so input order never matters."""
         config = config or TokenizerConfig()
         counts: Counter[str] = Counter()
         probe = cls(config)

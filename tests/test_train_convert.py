@@ -37,7 +37,8 @@ def test_bundle_holds_four_verified_artifacts(tiny_bundle):
     assert bundle.manifest["verified"] is True
     assert {a.key for a in bundle.artifacts} == {"tflite/float32", "tflite/int8", "onnx/float32", "onnx/int8"}
     for a in bundle.artifacts:
-        assert a.verified and a.sha256 == sha256_file(tiny_bundle / a.file) and a.bytes == (tiny_bundle / a.file).stat().st_size
+        assert a.verified and a.sha256 == sha256_file(tiny_bundle / a.file)
+        assert a.bytes == (tiny_bundle / a.file).stat().st_size
         parity = a.entry["parity"]
         assert parity["n"] == 1000 and parity["passed"]
         if a.precision == "float32":

@@ -100,3 +100,64 @@ def _stream(clf, source: str) -> Iterator[dict]:
         if len(pending) >= STREAM_CHUNK:
             yield from flush()
     yield from flush()
+
+
+@app.command()
+@friendly_errors
+def benchmark(
+    bundle: Path = typer.Argument(..., help="A bundle directory (it holds model.keras, so Keras is measured too)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report directory (default: BUNDLE/../report)."),
+    quick: bool = typer.Option(False, "--quick", help="A small, fast run for smoke tests."),
+    batch_sizes: str = typer.Option("1,16,64,256", help="Throughput batch sizes."),
+    threads: int = typer.Option(1, help="Engine intra-op threads for the latency rows."),
+) -> None:
+    """Latency (p50/p95/p99), throughput, cold start, RSS, size and accuracy of every artifact vs Keras, in one run."""
+    _quiet_tensorflow()
+    from edge_sentiment.benchmarks.harness import run_benchmark
+    from edge_sentiment.benchmarks.report import write_report
+
+    out = out or bundle.parent / "report"
+    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip())
+    result = run_benchmark(bundle, out, quick=quick, batch_sizes=sizes, threads=threads, progress=_say)
+    paths = write_report(result, out)
+    typer.echo(f"report -> {paths.get('report.md', out)}")
+
+
+@app.command()
+@friendly_errors
+def pipeline(
+    out: Path = typer.Option(Path("artifacts/default"), "--out", "-o", help="Folder for model/, bundle/, report/."),
+    data: str = typer.Option("bundled", help="bundled | tfds | aclimdb | file"),
+    path: Optional[Path] = typer.Option(None, help="Data path for --data aclimdb/file."),
+    epochs: int = typer.Option(10),
+    limit: Optional[int] = typer.Option(None, help="Train on only this many reviews (quick runs)."),
+    gate_limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    quick: bool = typer.Option(False, "--quick", help="Quick benchmark."),
+    force: bool = typer.Option(False, "--force", help="Replace existing outputs in --out."),
+) -> None:
+    """The whole job: data -> train -> convert -> verify -> benchmark, with a final summary."""
+    _quiet_tensorflow()
+    import time
+
+    from edge_sentiment.benchmarks.harness import run_benchmark
+    from edge_sentiment.benchmarks.report import write_report
+    from edge_sentiment.converters.bundle_writer import convert_model_dir
+    from edge_sentiment.converters.verify import format_table
+    from edge_sentiment.toolkit.train import fit_from_options
+
+    start = time.perf_counter()
+    _say("[1/3] train")
+    metrics = fit_from_options(out / "model", data, path, epochs, 128, 2e-3, 10_000, 200, limit, 42, force,
+                               verbose=1 if sys.stdout.isatty() else 2)
+    _say("[2/3] convert + parity gate")
+    _, results = convert_model_dir(out / "model", out / "bundle", precisions=("float32", "int8", "int8-full"),
+                                   limit=gate_limit, force=force, progress=_say)
+    _say("[3/3] benchmark")
+    report = run_benchmark(out / "bundle", out / "report", quick=quick, progress=_say)
+    paths = write_report(report, out / "report")
+    typer.echo(f"\nKeras test accuracy {metrics['test_accuracy']:.4f} (val {metrics['val_accuracy']:.4f}; "
+               f"{metrics['data']['train']:,} train / {metrics['data']['test']:,} test reviews)\n")
+    typer.echo(format_table(results))
+    typer.echo(f"\n{paths.get('summary', '')}" if "summary" in paths else "")
+    typer.echo(f"done in {time.perf_counter() - start:.0f} s: model -> {out / 'model'}, bundle -> {out / 'bundle'}, "
+               f"report -> {paths.get('report.md', out / 'report')}")

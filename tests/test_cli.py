@@ -1,0 +1,73 @@
+"""The CLI through Typer's runner: help, predict (text and streams), verify, and clear errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edge_sentiment.toolkit.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["train", "convert", "verify", "predict", "benchmark", "pipeline"])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.slow
+def test_predict_one_text(tiny_bundle):
+    result = runner.invoke(app, ["predict", str(tiny_bundle), "A superb, moving film", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["label"] in ("positive", "negative") and 0.5 <= out["score"] <= 1
+    plain = runner.invoke(app, ["predict", str(tiny_bundle), "A superb, moving film", "--backend", "tflite"])
+    assert plain.exit_code == 0 and plain.stdout.split("\t")[0] == out["label"]
+
+
+@pytest.mark.slow
+def test_predict_stream_keeps_line_numbers_and_reports_bad_lines(tiny_bundle, tmp_path):
+    lines = [b"great film", b"", b'{"text": "dull and boring"}', b"\xff\xfe broken", b"{oops", b"fine acting"]
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    result = runner.invoke(app, ["predict", str(tiny_bundle), "--input", str(src)])
+    assert result.exit_code == 3
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert ["error" in r for r in records] == [False, True, False, True, True, False]
+    assert "not UTF-8" in records[3]["error"] and "invalid JSON" in records[4]["error"]
+    piped = runner.invoke(app, ["predict", str(tiny_bundle), "-i", "-"], input="great film\nfine acting\n")
+    assert piped.exit_code == 0
+    assert [json.loads(x)["label"] for x in piped.stdout.splitlines()] == [records[0]["label"], records[5]["label"]]
+
+
+@pytest.mark.slow
+def test_verify_passes_on_a_good_bundle(bundle_copy):
+    result = runner.invoke(app, ["verify", str(bundle_copy), "--limit", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    assert all(r["passed"] for r in json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["predict", "/nonexistent/bundle", "hi"], "does not exist"),
+     (["predict", "/tmp", "hi"], "manifest.json is missing"),
+     (["convert", "/nonexistent/model", "--out", "/tmp/x"], "model.keras is missing"),
+     (["train", "--data", "kaggle", "--out", "/tmp/never-written"], "unknown data source"),
+     (["train", "--data", "file", "--out", "/tmp/never-written"], "needs --path")],
+)
+def test_errors_are_one_line_messages(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_predict_refuses_empty_text_and_bad_backend(tiny_bundle):
+    empty = runner.invoke(app, ["predict", str(tiny_bundle), "   "])
+    assert empty.exit_code == 2 and "empty" in empty.output
+    wrong = runner.invoke(app, ["predict", str(tiny_bundle), "hi", "--backend", "coreml"])
+    assert wrong.exit_code == 2 and "no coreml/int8 artifact" in wrong.output
