@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sentiment.benchmarks.report import write_report
-from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out, library_versions
+from edge_sentiment.benchmarks.report import machine_info, write_report
+from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out
 from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
 from edge_sentiment.runtime.backends import make_backend
 from edge_sentiment.runtime.bundle import Bundle
@@ -101,12 +100,13 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     keras_p50 = {k: by_key["keras/predict"].result["latency"][k]["p50_ms"] for k in KINDS}
     for row in rows:
         row.result["speedup"] = {k: keras_p50[k] / row.result["latency"][k]["p50_ms"] for k in KINDS}
-        row.result["check"] = _agreement(row.model(ids[:256]), reference)
+        probs = row.model(ids[:256])  # a guard against timing a broken path: same answers as the Keras model?
+        row.result["check"] = {"n": len(probs), "agreement": float(np.mean((probs >= 0.5) == (reference >= 0.5))),
+                               "max_abs_diff": float(np.max(np.abs(probs - reference)))}
         progress(_row_line(row))
     scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
-    cold = []
-    keys = [*(["keras/model"] if plan.keras_cold else []), *(plan.cold_keys or [r.key for r in rows if r.info["format"] != "keras"])]
-    for key in keys:
+    cold, engines = [], [r.key for r in rows if r.info["format"] != "keras"]
+    for key in ["keras/model"] * plan.keras_cold + list(plan.cold_keys or engines):
         cold.append(_cold_start(bundle.root, key, texts[0], threads, 1 if key.startswith("keras") else plan.cold_runs))
         progress(f"cold start {key}: " + (cold[-1].get("error") or f"{cold[-1]['child_ms']:.0f} ms in process, "
                                           f"{cold[-1]['total_ms']:.0f} ms total, peak RSS {cold[-1]['rss_mb']:.0f} MB"))
@@ -260,6 +260,8 @@ def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: flo
     return {"artifact": a.key, "configs": configs, "fastest": max(configs, key=lambda c: c["best"])["name"]}
 
 
+# ru_maxrss is not enough on Linux: a child forked from this (TensorFlow-sized) process inherits its maximum across
+# exec, so the child reports VmHWM, the peak of its own address space, and ru_maxrss only as a fallback.
 _CHILD = """import time
 t0 = time.perf_counter()
 import sys
@@ -270,9 +272,12 @@ t2 = time.perf_counter()
 {predict}
 t3 = time.perf_counter()
 import json, resource
+status = open("/proc/self/status").read() if sys.platform == "linux" else ""
+peak_kb = int(status.split("VmHWM:")[1].split()[0]) if "VmHWM:" in status else \\
+    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
-                  "child_ms": (t3 - t0) * 1e3, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1.024e-3,
-                  "tensorflow_loaded": "tensorflow" in sys.modules, "label": label}}))
+                  "child_ms": (t3 - t0) * 1e3, "rss_mb": peak_kb * 1.024e-3, "label": label,
+                  "tensorflow_loaded": "tensorflow" in sys.modules}}))
 """
 _ENGINE_CHILD = {"imports": "from edge_sentiment.runtime import SentimentClassifier",
                  "load": "clf = SentimentClassifier.load(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), "
@@ -304,43 +309,8 @@ def _cold_start(root: Path, key: str, text: str, threads: int, runs: int) -> dic
             "tensorflow_loaded": any(s["tensorflow_loaded"] for s in samples), "samples": samples}
 
 
-def _agreement(probs: np.ndarray, reference: np.ndarray) -> dict:
-    """A guard against timing a broken path: this row's answers vs the Keras model's on the same reviews."""
-    return {"n": len(reference), "agreement": float(np.mean((probs >= 0.5) == (reference >= 0.5))),
-            "max_abs_diff": float(np.max(np.abs(probs - reference)))}
-
-
 def _row_line(row: Row) -> str:
     lat, best = row.result["latency"], row.result["throughput_best"]
     return (f"{row.key:<18} p50 model {lat['model']['p50_ms']:8.3f} ms  text {lat['text']['p50_ms']:8.3f} ms  "
             f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
             f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
-
-
-def machine_info(threads: int, tf_threads: dict, load_before: tuple[float, ...]) -> dict:
-    """What a reader needs to weigh the numbers: CPU, cores, OS, versions, threads, and how busy the machine was."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        cpuinfo = []
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), platform.processor())
-    versions = library_versions()
-    try:
-        versions["matplotlib"] = version("matplotlib")
-    except PackageNotFoundError:
-        pass
-    return {"cpu": cpu or "unknown", "cores": os.cpu_count(),
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "os": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
-            "versions": versions,
-            "threads": {"engine_intra_op": threads, "onnx_inter_op": 1, **tf_threads,
-                        **{k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS") if k in os.environ}},
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-if __name__ == "__main__":
-    run_benchmark(sys.argv[1], sys.argv[2], quick="--quick" in sys.argv[3:])

@@ -7,9 +7,13 @@ never disagree with the measurements.
 from __future__ import annotations
 
 import json
+import os
+import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 from edge_sentiment.benchmarks.plots import write_plots
+from edge_sentiment.converters.bundle_writer import library_versions
 from edge_sentiment.runtime.atomic import atomic_write_text
 
 MB = 1e6  # sizes and RSS in decimal megabytes (10^6 bytes)
@@ -175,3 +179,28 @@ def _machine(result: dict) -> list[str]:
             f"- Load average (1/5/15 min) before {m['load_average_before']}, after {m['load_average_after']}",
             f"- Batch sizes {s['batch_sizes']}; iterations {s['iterations'] or 'from the time budget'}; date (UTC) "
             f"{m['date_utc']}"]
+
+
+def machine_info(threads: int, tf_threads: dict, load_before: tuple[float, ...]) -> dict:
+    """What a reader needs to weigh the numbers: CPU, cores, OS, versions, threads, and how busy the machine was."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        cpuinfo = []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), platform.processor())
+    versions = library_versions()
+    try:
+        versions["matplotlib"] = version("matplotlib")
+    except PackageNotFoundError:
+        pass
+    return {"cpu": cpu or "unknown", "cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "os": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "versions": versions,
+            "threads": {"engine_intra_op": threads, "onnx_inter_op": 1, **tf_threads,
+                        **{k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS") if k in os.environ}},
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -15,6 +15,8 @@ Route, and why:
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,8 @@ def convert(model, out: str | Path, precision: str = "float32", calibration: np.
         converter.representative_dataset = lambda: ([row[None, :]] for row in rows)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        flatbuffer = converter.convert()
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints a page of "Saved artifact" details
+            flatbuffer = converter.convert()
     except Exception as exc:
         raise ConversionError(f"TFLite {precision} conversion failed: {type(exc).__name__}: {exc}") from exc
     return atomic_write_bytes(Path(out), flatbuffer)
