@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,10 +28,14 @@ from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
 from edge_sentiment.runtime.backends import make_backend
 from edge_sentiment.runtime.bundle import Bundle
 from edge_sentiment.runtime.classifier import SentimentClassifier
+from edge_sentiment.runtime.tokenizer import Tokenizer
 
 RESULT_FORMAT = "edge-sentiment-benchmark/1"
 KINDS = ("model", "text")  # model: ids in -> probability out; text: text in -> label out, tokenization included
-SCALING = ((1, 1, 1), (1, 2, 1), (1, 1, 2), (2, 1, 2))  # ONNX int8 (sessions, intra-op threads, caller threads)
+SCALING = {  # ONNX int8 on a few cores: name -> (sessions, intra-op threads per session, caller threads)
+    "1 session x 1 thread": (1, 1, 1), "1 session x 2 threads": (1, 2, 1),
+    "1 session x 1 thread, 2 callers": (1, 1, 2), "2 sessions x 1 thread, 2 callers": (2, 1, 2)}
+CHECK_ROWS = 256  # reviews each row classifies once, untimed, to prove it computes what Keras computes
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,22 @@ class Plan:
     max_iterations: int = 3000  # per row and kind
     keras_predict_max: int = 40  # model.predict costs ~50 ms a call
     keras_call_max: int = 15  # an eager call runs the LSTM loop in Python: ~250 ms
-    warmup: int = 20  # calls, or fewer once warmup_s has passed
-    warmup_s: float = 0.5
+    warmup: int = 20  # calls, or fewer once a quarter of budget_s has passed
     rounds: int = 5  # interleaved rounds per kind
     throughput_s: float = 0.4  # per row and batch size
     cold_runs: int = 3  # fresh processes per cold-start row; the median is reported
-    cold_keys: tuple[str, ...] | None = None  # None: every engine artifact
-    keras_cold: bool = True  # one `import tensorflow` cold start, for contrast
+    cold_keys: tuple[str, ...] | None = None  # None: every engine artifact, plus one Keras run for contrast
 
 
 FULL = Plan()
 QUICK = Plan(reviews=256, batch_sizes=(1, 16), budget_s=0.15, max_iterations=200, keras_predict_max=4,
-             keras_call_max=2, warmup=3, warmup_s=0.1, rounds=2, throughput_s=0.05, cold_runs=1,
-             cold_keys=("onnx/int8", "tflite/int8"), keras_cold=False)
+             keras_call_max=2, warmup=3, rounds=2, throughput_s=0.05, cold_runs=1,
+             cold_keys=("onnx/int8", "tflite/int8"))
 
 
 @dataclass
 class Row:
-    """One way to run the model; ``model`` takes (n, max_len) int32 ids, ``text`` returns a label."""
+    """One way to run the model: ``model`` maps (n, max_len) int32 ids to (n,) probabilities, ``text`` to a label."""
 
     key: str
     model: Callable[[np.ndarray], np.ndarray]
@@ -86,8 +88,8 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     tokenizer = bundle.tokenizer()
     progress("loading Keras and the held-out reviews")
     rows, model, tf_threads = _keras_rows(bundle, tokenizer, plan, iterations)
-    texts, _, _ = held_out(SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")}),
-                           plan.reviews)
+    source = SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")})
+    texts = held_out(source, plan.reviews)[0]
     ids = tokenizer.encode_batch(texts)
     rows += _engine_rows(bundle, threads, iterations or plan.max_iterations)
     progress(f"latency: {len(rows)} rows x {len(KINDS)} kinds, {plan.rounds} interleaved rounds, {len(texts)} reviews")
@@ -96,37 +98,38 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     progress(f"throughput at batch {', '.join(map(str, sizes))}")
     _throughput(rows, ids, sizes, plan.throughput_s)
     by_key = {row.key: row for row in rows}
-    reference = by_key["keras/tf.function"].model(ids[:256])
-    keras_p50 = {k: by_key["keras/predict"].result["latency"][k]["p50_ms"] for k in KINDS}
+    reference = by_key["keras/tf.function"].model(ids[:CHECK_ROWS])
     for row in rows:
-        row.result["speedup"] = {k: keras_p50[k] / row.result["latency"][k]["p50_ms"] for k in KINDS}
-        probs = row.model(ids[:256])  # a guard against timing a broken path: same answers as the Keras model?
+        row.result["speedup"] = {k: by_key["keras/predict"].result["latency"][k]["p50_ms"]
+                                 / row.result["latency"][k]["p50_ms"] for k in KINDS}
+        probs = row.model(ids[:CHECK_ROWS])
         row.result["check"] = {"n": len(probs), "agreement": float(np.mean((probs >= 0.5) == (reference >= 0.5))),
                                "max_abs_diff": float(np.max(np.abs(probs - reference)))}
-        progress(_row_line(row))
+        lat, best = row.result["latency"], row.result["throughput_best"]
+        progress(f"{row.key:<18} p50 model {lat['model']['p50_ms']:8.3f} ms  text {lat['text']['p50_ms']:8.3f} ms  "
+                 f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
+                 f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
     scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
-    cold, engines = [], [r.key for r in rows if r.info["format"] != "keras"]
-    for key in ["keras/model"] * plan.keras_cold + list(plan.cold_keys or engines):
-        cold.append(_cold_start(bundle.root, key, texts[0], threads, 1 if key.startswith("keras") else plan.cold_runs))
-        progress(f"cold start {key}: " + (cold[-1].get("error") or f"{cold[-1]['child_ms']:.0f} ms in process, "
-                                          f"{cold[-1]['total_ms']:.0f} ms total, peak RSS {cold[-1]['rss_mb']:.0f} MB"))
-    result = {
-        "format": RESULT_FORMAT, "bundle": str(bundle.root.resolve()), "quick": quick,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": {"batch_sizes": list(sizes), "iterations": iterations, "threads": threads, "reviews": len(texts),
-                     "plan": {k: v for k, v in plan.__dict__.items() if k != "cold_keys"}},
-        "keras_accuracy": by_key["keras/predict"].info["accuracy"],
-        "rows": [{"key": r.key, **r.info, **r.result} for r in rows],
-        "scaling": scaling, "cold_start": cold,
-        "machine": machine_info(threads, tf_threads, load_before),
-    }
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    result["files"] = {name: str(path) for name, path in write_report(result, Path(out_dir)).items()}
-    progress(f"done in {result['seconds']:.0f} s: {result['files'].get('report.md')}")
+    cold = []
+    for key in plan.cold_keys or ["keras/model", *(r.key for r in rows if r.info["format"] != "keras")]:
+        runs = 1 if key == "keras/model" else plan.cold_runs  # importing TensorFlow takes seconds: once is enough
+        cold.append(c := _cold_start(bundle.root, key, texts[0], threads, runs))
+        progress(f"cold start {key}: " + (c.get("error") or f"{c['child_ms']:.0f} ms in process, "
+                                          f"{c['total_ms']:.0f} ms total, peak RSS {c['rss_mb']:.0f} MB"))
+    result = {"format": RESULT_FORMAT, "bundle": str(bundle.root.resolve()), "quick": quick,
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "settings": {"batch_sizes": list(sizes), "iterations": iterations, "threads": threads,
+                           "reviews": len(texts), "plan": asdict(plan)},
+              "keras_accuracy": by_key["keras/predict"].info["accuracy"],
+              "rows": [{"key": r.key, **r.info, **r.result} for r in rows], "scaling": scaling, "cold_start": cold,
+              "machine": machine_info(threads, tf_threads, load_before),
+              "seconds": round(time.perf_counter() - started, 1)}
+    progress(f"done in {result['seconds']:.0f} s: {write_report(result, Path(out_dir))['report.md']}")
     return result
 
 
-def _keras_rows(bundle: Bundle, tokenizer, plan: Plan, iterations: int | None) -> tuple[list[Row], object, dict]:
+def _keras_rows(bundle: Bundle, tokenizer: Tokenizer, plan: Plan,
+                iterations: int | None) -> tuple[list[Row], object, dict]:
     """Keras three ways: ``predict`` (what notebooks do), an eager call, and a compiled ``tf.function``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
@@ -142,37 +145,37 @@ def _keras_rows(bundle: Bundle, tokenizer, plan: Plan, iterations: int | None) -
              "call": (lambda x: model(x, training=False).numpy(), plan.keras_call_max),
              "tf.function": (lambda x: graph(x).numpy(), plan.max_iterations)}
     parity = next((a.entry.get("parity", {}) for a in bundle.artifacts), {})
-    size = (bundle.root / entry["file"]).stat().st_size
+    info = {"format": "keras", "precision": "float32", "file": entry["file"], "verified": True, "status": "reference",
+            "bytes": (bundle.root / entry["file"]).stat().st_size, "accuracy": parity.get("keras_accuracy"),
+            "agreement": 1.0, "max_abs_diff": 0.0, "parity_n": parity.get("n")}
     rows = []
     for name, (fn, cap) in paths.items():
-        def text(t: str, fn=fn) -> str:
-            return bundle.labels[int(float(np.reshape(fn(tokenizer.encode_batch([t])), -1)[0]) >= 0.5)]
+        def probs(x: np.ndarray, fn=fn) -> np.ndarray:
+            return np.reshape(fn(x), -1)
 
-        info = {"label": f"Keras {name}", "format": "keras", "precision": "float32", "file": entry["file"],
-                "bytes": size, "verified": True, "status": "reference", "accuracy": parity.get("keras_accuracy"),
-                "agreement": 1.0, "max_abs_diff": 0.0, "parity_n": parity.get("n")}
-        rows.append(Row(f"keras/{name}", lambda x, fn=fn: np.reshape(fn(x), -1), text,
-                        min(cap, iterations or cap), info))
-    threading = {"tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                 "tensorflow_inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
-    return rows, model, threading
+        def text(t: str, probs=probs) -> str:
+            return bundle.labels[int(float(probs(tokenizer.encode_batch([t]))[0]) >= 0.5)]
+
+        rows.append(Row(f"keras/{name}", probs, text, min(cap, iterations or cap), {"label": f"Keras {name}", **info}))
+    return rows, model, {"tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                         "tensorflow_inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
 
 
 def _engine_rows(bundle: Bundle, threads: int, max_iterations: int) -> list[Row]:
     """One row per artifact: a bare backend for model-only timing, a SentimentClassifier for text -> label."""
     rows = []
-    order = sorted(bundle.artifacts, key=lambda a: (a.precision in EXPERIMENTAL, FORMATS.index(a.format),
-                                                    PRECISIONS.index(a.precision)))
-    for a in order:
+    for a in sorted(bundle.artifacts, key=lambda a: (a.precision in EXPERIMENTAL, FORMATS.index(a.format),
+                                                     PRECISIONS.index(a.precision))):
         backend = make_backend(a.format, bundle.read_checked(a.file, a.sha256), threads)
         clf = SentimentClassifier.load(bundle.root, a.format, a.precision, threads, allow_unverified=True)
         p = a.entry.get("parity", {})
-        status = "verified" if a.verified else "experimental / unverified" if a.precision in EXPERIMENTAL \
-            else "unverified"
         info = {"label": f"{'ONNX' if a.format == 'onnx' else 'TFLite'} {a.precision}", "format": a.format,
-                "precision": a.precision, "file": a.file, "bytes": a.bytes, "verified": a.verified, "status": status,
+                "precision": a.precision, "file": a.file, "bytes": a.bytes, "verified": a.verified,
+                "status": "verified" if a.verified else
+                          "experimental / unverified" if a.precision in EXPERIMENTAL else "unverified",
                 "accuracy": p.get("accuracy"), "agreement": p.get("agreement"),
-                "max_abs_diff": p.get("max_abs_diff"), "parity_n": p.get("n")}
+                "max_abs_diff": p.get("max_abs_diff"), "parity_n": p.get("n"),
+                "row_by_row": bool(getattr(backend, "row_by_row", False) or backend.fixed_batch == 1)}
         rows.append(Row(a.key, backend.run, lambda t, clf=clf: clf.predict(t).label, max_iterations, info))
     return rows
 
@@ -182,20 +185,18 @@ def _latency(rows: list[Row], kind: str, inputs: Sequence, plan: Plan, iteration
     n, calls = len(inputs), {}
     for row in rows:
         fn, done, start = getattr(row, kind), 0, time.perf_counter()
-        while done < max(plan.warmup, 2) and (done < 2 or time.perf_counter() - start < plan.warmup_s):
+        while done < max(plan.warmup, 2) and (done < 2 or time.perf_counter() - start < plan.budget_s / 4):
             fn(inputs[done % n])
             done += 1
-        per_call = (time.perf_counter() - start) / done
-        wanted = iterations or int(plan.budget_s / per_call)
+        wanted = iterations or int(plan.budget_s * done / (time.perf_counter() - start))
         calls[row.key] = max(1, min(row.max_iterations, wanted))
     samples: dict[str, list[int]] = {row.key: [] for row in rows}
     for r in range(plan.rounds):
         for row in rows[r % len(rows) :] + rows[: r % len(rows)]:
             fn, got, total = getattr(row, kind), samples[row.key], calls[row.key]
             todo = total * (r + 1) // plan.rounds - total * r // plan.rounds
-            if not todo:
-                continue
-            fn(inputs[len(got) % n])  # untimed: the first call after switching engines pays for cold caches
+            if todo:
+                fn(inputs[len(got) % n])  # untimed: the first call after switching engines pays for cold caches
             gc.disable()
             try:
                 for _ in range(todo):
@@ -208,9 +209,8 @@ def _latency(rows: list[Row], kind: str, inputs: Sequence, plan: Plan, iteration
     for row in rows:
         ms = np.asarray(samples[row.key]) / 1e6
         row.result.setdefault("latency", {})[kind] = {
-            "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()), "min_ms": float(ms.min()),
-            "n": len(ms)}
+            **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 95, 99)},
+            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "n": len(ms)}
 
 
 def _rate(fn: Callable[[np.ndarray], object], ids: np.ndarray, batch: int, seconds: float) -> float:
@@ -238,67 +238,66 @@ def _throughput(rows: list[Row], ids: np.ndarray, sizes: Sequence[int], seconds:
 
 def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: float,
              progress: Callable[[str], None]) -> dict:
-    """What scales on this machine's cores: more intra-op threads, or sessions driven from parallel callers."""
+    """What scales on this machine's cores: more intra-op threads, or sessions driven from parallel callers.
+
+    A multi-caller setup is not measured at batches smaller than its caller count (None there).
+    """
     a = bundle.find("onnx", "int8")
-    model = bundle.read_checked(a.file, a.sha256)
-    configs = []
-    with ThreadPoolExecutor(max(c for _, _, c in SCALING)) as pool:
-        for sessions, threads, callers in SCALING:
+    model, configs = bundle.read_checked(a.file, a.sha256), []
+    with ThreadPoolExecutor(max(c for _, _, c in SCALING.values())) as pool:
+        for name, (sessions, threads, callers) in SCALING.items():
             engines = [make_backend("onnx", model, threads) for _ in range(sessions)] * (callers // sessions)
 
-            def run(x: np.ndarray, engines: list = engines) -> np.ndarray:
-                parts = np.array_split(x, len(engines))  # ORT releases the GIL while it runs
+            def run(x: np.ndarray, engines: list = engines) -> np.ndarray:  # ORT releases the GIL while it runs
+                parts = np.array_split(x, len(engines))
                 return np.concatenate(list(pool.map(lambda ep: ep[0].run(ep[1]), zip(engines, parts, strict=True))))
 
             fn = engines[0].run if len(engines) == 1 else run
             rates = {str(b): _rate(fn, ids, b, seconds) if b >= callers else None for b in sizes}
-            name = (f"{sessions} session{'s' * (sessions > 1)} x {threads} thread{'s' * (threads > 1)}"
-                    + (f", {callers} callers" if callers > 1 else ""))
             configs.append({"name": name, "sessions": sessions, "threads": threads, "callers": callers,
-                            "throughput": rates, "best": max(r for r in rates.values() if r is not None)})
+                            "throughput": rates, "best": max((r for r in rates.values() if r), default=0.0)})
             progress(f"onnx int8 {name}: best {configs[-1]['best']:,.0f} reviews/s")
     return {"artifact": a.key, "configs": configs, "fastest": max(configs, key=lambda c: c["best"])["name"]}
 
 
-# ru_maxrss is not enough on Linux: a child forked from this (TensorFlow-sized) process inherits its maximum across
-# exec, so the child reports VmHWM, the peak of its own address space, and ru_maxrss only as a fallback.
+# Peak RSS is VmHWM, the peak of the child's own address space: on Linux ru_maxrss survives exec, so a child of this
+# TensorFlow-sized process would report our peak. ru_maxrss (KB on Linux) is only the fallback off Linux.
 _CHILD = """import time
 t0 = time.perf_counter()
 import sys
-{imports}
-t1 = time.perf_counter()
-{load}
-t2 = time.perf_counter()
-{predict}
+root, fmt, precision, threads, text = sys.argv[1:]
+if fmt == "keras":
+    import keras
+    from edge_sentiment.runtime.bundle import Bundle
+    t1 = time.perf_counter()
+    b = Bundle(root)
+    tok, model = b.tokenizer(), keras.models.load_model(b.root / b.manifest["model"]["file"], compile=False)
+    t2 = time.perf_counter()
+    label = b.labels[int(float(model.predict(tok.encode_batch([text]), verbose=0).reshape(-1)[0]) >= 0.5)]
+else:
+    from edge_sentiment.runtime import SentimentClassifier
+    t1 = time.perf_counter()
+    clf = SentimentClassifier.load(root, fmt, precision, int(threads), allow_unverified=True)
+    t2 = time.perf_counter()
+    label = clf.predict(text).label
 t3 = time.perf_counter()
 import json, resource
 status = open("/proc/self/status").read() if sys.platform == "linux" else ""
-peak_kb = int(status.split("VmHWM:")[1].split()[0]) if "VmHWM:" in status else \\
-    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
-                  "child_ms": (t3 - t0) * 1e3, "rss_mb": peak_kb * 1.024e-3, "label": label,
-                  "tensorflow_loaded": "tensorflow" in sys.modules}}))
+kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kb = int(status.split("VmHWM:")[1].split()[0]) if "VmHWM:" in status else kb
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
+                  "child_ms": (t3 - t0) * 1e3, "rss_mb": kb * 1.024e-3, "label": label,
+                  "tensorflow_loaded": "tensorflow" in sys.modules}))
 """
-_ENGINE_CHILD = {"imports": "from edge_sentiment.runtime import SentimentClassifier",
-                 "load": "clf = SentimentClassifier.load(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), "
-                         "allow_unverified=True)",
-                 "predict": "label = clf.predict(sys.argv[5]).label"}
-_KERAS_CHILD = {"imports": "import keras\nfrom edge_sentiment.runtime.bundle import Bundle",
-                "load": "b = Bundle(sys.argv[1])\ntok = b.tokenizer()\n"
-                        "model = keras.models.load_model(b.root / b.manifest['model']['file'], compile=False)",
-                "predict": "p = model.predict(tok.encode_batch([sys.argv[5]]), verbose=0)\n"
-                           "label = b.labels[int(float(p.reshape(-1)[0]) >= 0.5)]"}
 
 
 def _cold_start(root: Path, key: str, text: str, threads: int, runs: int) -> dict:
     """Import + load + first predict in fresh processes: timed inside the child from its first line, and by us."""
-    fmt, precision = key.split("/")
-    code = _CHILD.format(**(_KERAS_CHILD if fmt == "keras" else _ENGINE_CHILD))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3"}
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code, str(root), fmt, precision, str(threads), text],
+        proc = subprocess.run([sys.executable, "-c", _CHILD, str(root), *key.split("/"), str(threads), text],
                               capture_output=True, text=True, env=env, timeout=300, check=False)
         if proc.returncode != 0:
             return {"key": key, "runs": len(samples), "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
@@ -307,10 +306,3 @@ def _cold_start(root: Path, key: str, text: str, threads: int, runs: int) -> dic
     numeric = ("import_ms", "load_ms", "first_predict_ms", "child_ms", "total_ms", "rss_mb")
     return {"key": key, "runs": runs, **{k: statistics.median(s[k] for s in samples) for k in numeric},
             "tensorflow_loaded": any(s["tensorflow_loaded"] for s in samples), "samples": samples}
-
-
-def _row_line(row: Row) -> str:
-    lat, best = row.result["latency"], row.result["throughput_best"]
-    return (f"{row.key:<18} p50 model {lat['model']['p50_ms']:8.3f} ms  text {lat['text']['p50_ms']:8.3f} ms  "
-            f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
-            f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")

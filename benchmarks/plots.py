@@ -59,14 +59,18 @@ def _latency(fig, result: dict):
 
 def _throughput(fig, result: dict):
     ax = fig.subplots()
+    from matplotlib import colormaps
+
+    ax.set_prop_cycle(color=[*colormaps["tab10"].colors, "black"])  # one colour per row, scaling rows included
+    sizes = [int(b) for b in result["rows"][0]["throughput"]]
     for row in result["rows"]:
-        sizes = [int(b) for b in row["throughput"]]
         ax.plot(sizes, list(row["throughput"].values()), marker="o", label=_label(row).replace("\n", " "))
     for config in result["scaling"]["configs"][1:]:  # the first is the plain ONNX int8 row again
         points = [(int(b), v) for b, v in config["throughput"].items() if v is not None]
         ax.plot(*zip(*points, strict=True), marker="x", linestyle="--", label=f"ONNX int8, {config['name']}")
     ax.axhline(GOAL_THROUGHPUT, color="grey", linestyle=":", label=f"goal {GOAL_THROUGHPUT:,.0f}/s")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(b) for b in sizes])
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
     ax.set_ylabel("reviews / s (log scale)")
@@ -80,22 +84,22 @@ def _throughput(fig, result: dict):
 def _size_accuracy(fig, result: dict):
     """One point per file: the three Keras rows share ``model.keras``."""
     ax = fig.subplots()
-    seen = set()
+    placed: dict[tuple[float, float], int] = {}  # labels of near-identical points are stacked, not overprinted
     for row in result["rows"]:
-        if row["file"] in seen or row["accuracy"] is None:
-            continue
-        seen.add(row["file"])
+        x, y = row["bytes"] / 1e6, row["accuracy"]
         keras = row["format"] == "keras"
-        x = row["bytes"] / 1e6
-        ax.scatter([x], [row["accuracy"]], s=60, marker="s" if keras else "o",
+        if y is None or (keras and row["key"] != "keras/predict"):
+            continue
+        spot = (round(x, 0), round(y, 3))
+        placed[spot] = placed.get(spot, -1) + 1
+        ax.scatter([x], [y], s=60, marker="s" if keras else "o",
                    color="grey" if keras else "#C44E52" if not row["verified"] else "#4C72B0")
-        ax.annotate("Keras (model.keras)" if keras else _label(row).replace("\n", " "), (x, row["accuracy"]),
-                    textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.annotate("Keras (model.keras)" if keras else _label(row).replace("\n", " "), (x, y),
+                    textcoords="offset points", xytext=(6, 4 - 11 * placed[spot]), fontsize=8)
     if result["keras_accuracy"] is not None:
         ax.axhline(result["keras_accuracy"] - 0.005, color="grey", linestyle=":", label="Keras − 0.5 pt (int8 bar)")
         ax.legend(fontsize=8, loc="lower right")
-    ax.set_xscale("log")
-    ax.set_xlabel("size on disk, MB (log scale)")
+    ax.set_xlabel("size on disk, MB")
     ax.set_ylabel("held-out accuracy (manifest parity)")
     ax.set_title("Size vs accuracy")
     ax.grid(which="both", alpha=0.3)

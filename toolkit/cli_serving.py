@@ -108,19 +108,30 @@ def benchmark(
     bundle: Path = typer.Argument(..., help="A bundle directory (it holds model.keras, so Keras is measured too)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report directory (default: BUNDLE/../report)."),
     quick: bool = typer.Option(False, "--quick", help="A small, fast run for smoke tests."),
-    batch_sizes: str = typer.Option("1,16,64,256", help="Throughput batch sizes."),
+    batch_sizes: Optional[str] = typer.Option(None, help="Throughput batch sizes, e.g. 1,16,64,256 (the default; "
+                                                          "1,16 with --quick)."),
     threads: int = typer.Option(1, help="Engine intra-op threads for the latency rows."),
 ) -> None:
     """Latency (p50/p95/p99), throughput, cold start, RSS, size and accuracy of every artifact vs Keras, in one run."""
     _quiet_tensorflow()
     from edge_sentiment.benchmarks.harness import run_benchmark
-    from edge_sentiment.benchmarks.report import write_report
 
     out = out or bundle.parent / "report"
-    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip())
-    result = run_benchmark(bundle, out, quick=quick, batch_sizes=sizes, threads=threads, progress=_say)
-    paths = write_report(result, out)
-    typer.echo(f"report -> {paths.get('report.md', out)}")
+    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip()) if batch_sizes else None
+    run_benchmark(bundle, out, quick=quick, batch_sizes=sizes, threads=threads, progress=_say)
+    typer.echo(_sections((out / "report.md").read_text(encoding="utf-8"), ("Headline", "Goals")))
+    typer.echo(f"report -> {out / 'report.md'}")
+
+
+def _sections(markdown: str, titles: tuple[str, ...]) -> str:
+    """The named '## ' sections of a report, for the terminal."""
+    keep, out = False, []
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            keep = line[3:].strip() in titles
+        if keep:
+            out.append(line)
+    return "\n".join(out)
 
 
 @app.command()
@@ -140,7 +151,6 @@ def pipeline(
     import time
 
     from edge_sentiment.benchmarks.harness import run_benchmark
-    from edge_sentiment.benchmarks.report import write_report
     from edge_sentiment.converters.bundle_writer import convert_model_dir
     from edge_sentiment.converters.verify import format_table
     from edge_sentiment.toolkit.train import fit_from_options
@@ -153,11 +163,11 @@ def pipeline(
     _, results = convert_model_dir(out / "model", out / "bundle", precisions=("float32", "int8", "int8-full"),
                                    limit=gate_limit, force=force, progress=_say)
     _say("[3/3] benchmark")
-    report = run_benchmark(out / "bundle", out / "report", quick=quick, progress=_say)
-    paths = write_report(report, out / "report")
+    run_benchmark(out / "bundle", out / "report", quick=quick, progress=_say)
+    report_md = out / "report" / "report.md"
     typer.echo(f"\nKeras test accuracy {metrics['test_accuracy']:.4f} (val {metrics['val_accuracy']:.4f}; "
                f"{metrics['data']['train']:,} train / {metrics['data']['test']:,} test reviews)\n")
     typer.echo(format_table(results))
-    typer.echo(f"\n{paths.get('summary', '')}" if "summary" in paths else "")
-    typer.echo(f"done in {time.perf_counter() - start:.0f} s: model -> {out / 'model'}, bundle -> {out / 'bundle'}, "
-               f"report -> {paths.get('report.md', out / 'report')}")
+    typer.echo("\n" + _sections(report_md.read_text(encoding="utf-8"), ("Headline", "Which to ship", "Goals")))
+    typer.echo(f"\ndone in {time.perf_counter() - start:.0f} s: model -> {out / 'model'}, bundle -> {out / 'bundle'}, "
+               f"report -> {report_md}")
