@@ -91,6 +91,8 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     source = SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")})
     texts = held_out(source, plan.reviews)[0]
     ids = tokenizer.encode_batch(texts)
+    tokenizer_speed = _tokenizer_rate(tokenizer, texts, plan.throughput_s)
+    progress(f"tokenizer: {tokenizer_speed['reviews_per_s']:,.0f} reviews/s, one text per call, one thread")
     rows += _engine_rows(bundle, threads, iterations or plan.max_iterations)
     progress(f"latency: {len(rows)} rows x {len(KINDS)} kinds, {plan.rounds} interleaved rounds, {len(texts)} reviews")
     for kind, inputs in (("model", [ids[i : i + 1] for i in range(len(ids))]), ("text", texts)):
@@ -110,6 +112,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
                  f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
                  f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
     scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
+    scaling["text_to_label"] = _api_throughput(bundle.root, texts, plan.throughput_s, progress)
     cold = []
     for key in plan.cold_keys or ["keras/model", *(r.key for r in rows if r.info["format"] != "keras")]:
         runs = 1 if key == "keras/model" else plan.cold_runs  # importing TensorFlow takes seconds: once is enough
@@ -122,6 +125,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
                            "reviews": len(texts), "plan": asdict(plan)},
               "keras_accuracy": by_key["keras/predict"].info["accuracy"],
               "rows": [{"key": r.key, **r.info, **r.result} for r in rows], "scaling": scaling, "cold_start": cold,
+              "tokenizer": tokenizer_speed,
               "machine": machine_info(threads, tf_threads, load_before),
               "seconds": round(time.perf_counter() - started, 1)}
     progress(f"done in {result['seconds']:.0f} s: {write_report(result, Path(out_dir))['report.md']}")
@@ -178,6 +182,20 @@ def _engine_rows(bundle: Bundle, threads: int, max_iterations: int) -> list[Row]
                 "row_by_row": bool(getattr(backend, "row_by_row", False) or backend.fixed_batch == 1)}
         rows.append(Row(a.key, backend.run, lambda t, clf=clf: clf.predict(t).label, max_iterations, info))
     return rows
+
+
+def _tokenizer_rate(tokenizer: Tokenizer, texts: Sequence[str], seconds: float) -> dict:
+    """Reviews/s through the pure-Python tokenizer, one text per call on one thread: median of 3 timed rounds."""
+    rates = []
+    for _ in range(3):
+        done, start = 0, time.perf_counter()
+        while done == 0 or time.perf_counter() - start < seconds:
+            for text in texts:
+                tokenizer.encode(text)
+            done += len(texts)
+        rates.append(done / (time.perf_counter() - start))
+    return {"reviews_per_s": float(np.median(rates)), "reviews": len(texts),
+            "mean_chars": float(np.mean([len(t) for t in texts]))}
 
 
 def _latency(rows: list[Row], kind: str, inputs: Sequence, plan: Plan, iterations: int | None) -> None:
@@ -258,6 +276,26 @@ def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: flo
                             "throughput": rates, "best": max((r for r in rates.values() if r), default=0.0)})
             progress(f"onnx int8 {name}: best {configs[-1]['best']:,.0f} reviews/s")
     return {"artifact": a.key, "configs": configs, "fastest": max(configs, key=lambda c: c["best"])["name"]}
+
+
+def _api_throughput(root: Path, texts: Sequence[str], seconds: float, progress: Callable[[str], None]) -> list[dict]:
+    """Text -> label through ``SentimentClassifier.predict_batch`` (tokenization included), 1 vs 2 workers."""
+    from edge_sentiment.runtime import SentimentClassifier
+
+    out = []
+    for workers in (1, 2):
+        clf = SentimentClassifier.load(root, "onnx", "int8", workers=workers)
+        clf.predict_batch(texts[:64])  # warm-up: thread pool and ORT arenas
+        rates = []
+        for _ in range(3):
+            done, start = 0, time.perf_counter()
+            while done == 0 or time.perf_counter() - start < seconds:
+                clf.predict_batch(texts, batch_size=256)
+                done += len(texts)
+            rates.append(done / (time.perf_counter() - start))
+        out.append({"workers": workers, "reviews_per_s": float(np.median(rates))})
+        progress(f"onnx int8 predict_batch, {workers} worker(s): {out[-1]['reviews_per_s']:,.0f} reviews/s text->label")
+    return out
 
 
 # Peak RSS is VmHWM, the peak of the child's own address space: on Linux ru_maxrss survives exec, so a child of this

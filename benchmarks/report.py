@@ -19,9 +19,10 @@ from edge_sentiment.runtime.atomic import atomic_write_text
 MB = 1e6  # sizes and RSS in decimal megabytes (10^6 bytes)
 GOAL_P50_MS = 0.25  # ONNX int8, batch 1, text -> label
 GOAL_SPEEDUP = 200.0  # ONNX int8 text -> label vs Keras predict text -> label, p50
-GOAL_COLD_MS = 250.0  # import + load + first predict, inside the fresh process
+GOAL_COLD_MS = 250.0  # fresh process to first prediction, wall clock as the parent sees it
 GOAL_RSS_MB = 100.0
 GOAL_THROUGHPUT = 8000.0  # reviews/s, any ONNX int8 configuration
+GOAL_TOKENIZER = 20_000  # issue #2: average IMDB reviews tokenized per second on one core
 GOAL_INT8_MB = 0.75
 GOAL_ACCURACY_DROP = 0.005  # int8 accuracy at most 0.5 pt below Keras
 
@@ -152,8 +153,9 @@ def _goals(result: dict) -> list[str]:
     speed = onnx["speedup"]["text"] if onnx else None
     add("ONNX int8 speedup vs Keras predict (text→label p50)", f"≥ ×{GOAL_SPEEDUP:.0f}", speed, ",.0f",
         speed is not None and speed >= GOAL_SPEEDUP, onnx and f" (model-only ×{onnx['speedup']['model']:,.0f})")
-    add("ONNX int8 cold start: import + load + first predict (ms)", f"≤ {GOAL_COLD_MS:.0f}",
-        cold and cold["child_ms"], ".0f", cold is not None and cold["child_ms"] <= GOAL_COLD_MS)
+    add("ONNX int8 cold start: fresh process to first prediction, wall (ms)", f"≤ {GOAL_COLD_MS:.0f}",
+        cold and cold["total_ms"], ".0f", cold is not None and cold["total_ms"] <= GOAL_COLD_MS,
+        cold and f" ({cold['child_ms']:.0f} ms of it import + load + first predict)")
     add("ONNX int8 cold-start peak RSS (MB)", f"≤ {GOAL_RSS_MB:.0f}", cold and cold["rss_mb"], ".0f",
         cold is not None and cold["rss_mb"] <= GOAL_RSS_MB)
     rates = [(c["best"], c["name"]) for c in result["scaling"]["configs"]]
@@ -166,6 +168,14 @@ def _goals(result: dict) -> list[str]:
         drop = None if r["accuracy"] is None or keras_acc is None else (keras_acc - r["accuracy"]) * 100
         add(f"{r['label']} accuracy drop vs Keras (pt)", f"≤ {GOAL_ACCURACY_DROP * 100:.1f}", drop, "+.2f",
             drop is not None and drop <= GOAL_ACCURACY_DROP * 100)
+    api = {a["workers"]: a["reviews_per_s"] for a in result["scaling"].get("text_to_label", [])}
+    if api:
+        best = max(api, key=api.get)
+        add(f"ONNX int8 text→label, predict_batch(workers={best}) (reviews/s)", f"≥ {GOAL_THROUGHPUT:,.0f}",
+            api[best], ",.0f", api[best] >= GOAL_THROUGHPUT)
+    tok = result.get("tokenizer", {}).get("reviews_per_s")
+    add("tokenizer, one review per call, one thread (reviews/s)", f"≥ {GOAL_TOKENIZER:,.0f}", tok, ",.0f",
+        tok is not None and tok >= GOAL_TOKENIZER)
     body = [[g, t, v, "met" if m else "—" if v == "n/a" else "**missed**"] for g, t, v, m in goals]
     return _table(["goal", "target", "measured", "result"], body)
 

@@ -19,6 +19,7 @@ ONNX_ROW_BY_ROW_KEY = "edge_sentiment.row_by_row"  # set by the converter on dyn
 
 class Backend(Protocol):
     name: str
+    concurrent: bool  # True when parallel run() calls actually overlap (the engine releases the GIL, no lock)
     fixed_batch: int | None  # None: any batch in one call; otherwise the artifact's static batch size
     input_length: int  # ids per text the artifact expects
 
@@ -31,6 +32,7 @@ class OnnxBackend:
     """ONNX Runtime on the CPU. ``InferenceSession.run`` is thread-safe, so no lock is needed."""
 
     name = "onnx"
+    concurrent = True  # run() may be called from several threads at once, and they run in parallel
 
     def __init__(self, model: bytes | str | Path, threads: int = 1) -> None:
         try:
@@ -71,6 +73,7 @@ class TfliteBackend:
     thread-safe, so calls are serialised with a lock; the static batch-1 graph is fed one row at a time."""
 
     name = "tflite"
+    concurrent = False  # one interpreter, one lock: threads are safe but take turns
 
     def __init__(self, model: bytes | str | Path, threads: int = 1) -> None:
         Interpreter = _litert_interpreter()

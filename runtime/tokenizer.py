@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,10 @@ class Tokenizer:
     def __post_init__(self) -> None:
         self._index = {w: i + 2 for i, w in enumerate(self.words)}
         self._table = str.maketrans({c: " " for c in self.config.filters})
+        # bytes.translate is ~6x faster than str.translate. With ASCII-only filters it is exactly equivalent on the
+        # UTF-8 encoding: an ASCII byte never occurs inside a multi-byte UTF-8 sequence.
+        filters = self.config.filters
+        self._byte_table = (bytes.maketrans(filters.encode(), b" " * len(filters)) if filters.isascii() else None)
 
     # ---- fitting -------------------------------------------------------------------------------------
     @classmethod
@@ -77,6 +82,9 @@ class Tokenizer:
             text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
         if self.config.lowercase:
             text = text.lower()
+        if self._byte_table is not None:
+            raw = text.encode("utf-8", "surrogatepass").translate(self._byte_table)
+            return raw.decode("utf-8", "surrogatepass").split()
         return text.translate(self._table).split()
 
     def ids(self, text: str) -> list[int]:
@@ -95,7 +103,7 @@ class Tokenizer:
         get = self._index.get
         for row, text in enumerate(texts):
             check_text(text, row)
-            seq = [get(w, OOV_ID) for w in self._bounded_split(text)]
+            seq = list(map(get, self._bounded_split(text), repeat(OOV_ID)))
             if len(seq) > cfg.max_len:
                 seq = seq[: cfg.max_len] if cfg.truncating == "post" else seq[-cfg.max_len :]
             if seq:
@@ -178,7 +186,7 @@ def check_text(text: object, index: int | None = None) -> None:
         if isinstance(text, (bytes, bytearray)):
             raise InputTypeError(f"{where} is bytes, not str: decode it first (e.g. data.decode('utf-8'))", index)
         raise InputTypeError(f"{where} must be a str, got {type(text).__name__}", index)
-    if not text.strip():
+    if not text or text.isspace():
         raise InputError(f"{where} is empty or whitespace only: there is nothing to classify", index)
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(f"{where} has {len(text):,} characters, above the {MAX_TEXT_CHARS:,} limit", index)

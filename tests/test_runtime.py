@@ -75,6 +75,14 @@ def test_threads_give_the_same_answers_as_serial_calls(tiny_bundle, keras_refere
         assert parallel == serial * 3
 
 
+def test_workers_split_batches_without_changing_answers(tiny_bundle, keras_reference):
+    texts = keras_reference[0][:300]
+    one = SentimentClassifier.load(tiny_bundle, "onnx", "int8").predict_batch(texts, batch_size=128)
+    two = SentimentClassifier.load(tiny_bundle, "onnx", "int8", workers=2)
+    assert two.workers == 2 and two.predict_batch(texts, batch_size=128) == one
+    assert SentimentClassifier.load(tiny_bundle, "tflite", "int8", workers=2).workers == 1  # LiteRT takes turns
+
+
 def test_two_file_loading(tiny_bundle):
     onnx = SentimentClassifier.from_files(tiny_bundle / "model_int8.onnx", tiny_bundle / "tokenizer.json")
     tfl = SentimentClassifier.from_files(tiny_bundle / "model_float32.tflite", tiny_bundle / "tokenizer.json")

@@ -109,3 +109,14 @@ def test_corrupt_tokenizer_files_are_refused(tmp_path, content):
 def test_missing_tokenizer_file(tmp_path):
     with pytest.raises(BundleError, match="cannot read"):
         Tokenizer.load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Plain ASCII, with: filters!", "Ünïcödé — “quotes” ½ 𝔘 \u3000 wide\u00a0space", "lone \ud800 surrogate",
+     "emoji😀,joined", "tab\tnew\nline<br />break", "ΣΊΣΥΦΟΣ Straße İstanbul"],
+)
+def test_fast_byte_path_equals_the_plain_str_path(text):
+    t = tok()
+    reference = text.replace("<br />", " ").lower().translate(t._table).split()
+    assert t.split(text) == reference
