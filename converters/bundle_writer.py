@@ -65,14 +65,14 @@ def convert_model_dir(
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass --force to replace it")
-    source = load_model_dir(model_dir)
-    texts, labels, calibration = held_out(source, limit)
-    ids = source.tokenizer.encode_batch(texts)
-    progress(f"reference: Keras on {len(ids):,} held-out reviews")
-    reference = keras_probabilities(source.model, ids)
     unverified = out.with_name(out.name + ".unverified")
     results: list[ParityResult] = []
-    with atomic_directory(out, force=True) as tmp:
+    with atomic_directory(out, force=True) as tmp:  # first, so an unwritable --out fails before any work
+        source = load_model_dir(model_dir)
+        texts, labels, calibration = held_out(source, limit)
+        ids = source.tokenizer.encode_batch(texts)
+        progress(f"reference: Keras on {len(ids):,} held-out reviews")
+        reference = keras_probabilities(source.model, ids)
         for name in COPIED:
             if (source.root / name).exists():
                 shutil.copy2(source.root / name, tmp / name)

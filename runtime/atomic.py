@@ -43,8 +43,11 @@ def atomic_directory(final: Path, force: bool = False) -> Iterator[Path]:
     final = Path(final)
     if final.exists() and not force:
         raise FileExistsError(f"{final} already exists; pass --force to replace it")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {final} ({exc.strerror}); choose a writable output directory") from exc
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp

@@ -66,6 +66,12 @@ def test_errors_are_one_line_messages(args, message):
 
 
 @pytest.mark.slow
+def test_unwritable_output_is_a_clear_error(tiny_model_dir):
+    result = runner.invoke(app, ["convert", str(tiny_model_dir), "--out", "/proc/edge-sentiment-bundle"])
+    assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
 def test_predict_refuses_empty_text_and_bad_backend(tiny_bundle):
     empty = runner.invoke(app, ["predict", str(tiny_bundle), "   "])
     assert empty.exit_code == 2 and "empty" in empty.output

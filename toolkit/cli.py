@@ -34,7 +34,7 @@ def friendly_errors(fn):
 
         try:
             return fn(*args, **kwargs)
-        except (EdgeSentimentError, FileExistsError, PermissionError, ValueError) as exc:
+        except (EdgeSentimentError, OSError, ValueError) as exc:  # OSError: no permission, read-only disk, full disk
             from edge_sentiment.converters.verify import ParityError
 
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
