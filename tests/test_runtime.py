@@ -86,10 +86,9 @@ def test_workers_split_batches_without_changing_answers(tiny_bundle, keras_refer
 def test_two_file_loading(tiny_bundle):
     onnx = SentimentClassifier.from_files(tiny_bundle / "model_int8.onnx", tiny_bundle / "tokenizer.json")
     tfl = SentimentClassifier.from_files(tiny_bundle / "model_float32.tflite", tiny_bundle / "tokenizer.json")
-    full = SentimentClassifier.load(tiny_bundle, "onnx", "int8")
     text = "I would not recommend this movie to anyone."
-    assert onnx.predict(text) == full.predict(text)
-    assert tfl.predict(text).label in ("positive", "negative")
+    assert onnx.predict(text) == SentimentClassifier.load(tiny_bundle, "onnx", "int8").predict(text)
+    assert tfl.predict(text) == SentimentClassifier.load(tiny_bundle, "tflite", "float32").predict(text)
 
 
 @pytest.mark.parametrize(
@@ -119,13 +118,15 @@ def test_odd_but_valid_texts_get_a_prediction(tiny_bundle, text):
     assert clf.predict_batch(["fine", text])[1] == p
 
 
-def test_seed_examples(tiny_bundle):
-    """The seed notebook's examples. The tiny 2-epoch model is only required to answer them; the README quotes the
-    default model's answers, where the misspelled negative review comes out negative."""
-    clf = SentimentClassifier.load(tiny_bundle)
-    for text in ("The animation and graphics were out of this world",
-                 "The movei was terrible. I would not recommend the movie"):
-        assert clf.predict(text).label in ("positive", "negative")
+@pytest.mark.parametrize(("backend", "precision"), ARTIFACTS)
+def test_seed_examples_get_the_right_label(tiny_bundle, backend, precision):
+    """The seed notebook's misspelled negative review, and a plainly positive one, on every artifact. (The seed's
+    subtler "animation and graphics were out of this world" is too hard for the tiny 2-epoch model; the README
+    shows the default model calling it positive.)"""
+    clf = SentimentClassifier.load(tiny_bundle, backend, precision)
+    assert clf.predict("The movei was terrible. I would not recommend the movie").label == "negative"
+    assert clf.predict("A wonderful, excellent film. I loved it: brilliant acting and a beautiful story").label \
+        == "positive"
 
 
 def _damage(bundle, how):
