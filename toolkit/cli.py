@@ -65,6 +65,7 @@ def train(
     max_len: int = typer.Option(200, help="Tokens per review (pad/truncate); the seed used 150."),
     limit: Optional[int] = typer.Option(None, help="Use only this many training reviews (quick runs)."),
     seed: int = typer.Option(42),
+    deterministic: bool = typer.Option(True, help="TF op determinism (bit-exact reruns; may be slower on a GPU)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON on stdout."),
 ) -> None:
@@ -73,7 +74,7 @@ def train(
     from edge_sentiment.toolkit.train import fit_from_options
 
     metrics = fit_from_options(out, data, path, epochs, batch_size, learning_rate, vocab_size, max_len, limit, seed,
-                               force, verbose=1 if sys.stdout.isatty() else 2)
+                               force, verbose=1 if sys.stdout.isatty() else 2, deterministic=deterministic)
     if as_json:
         typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
     else:

@@ -34,14 +34,17 @@ class TrainConfig:
     patience: int = 2  # epochs without improvement of ``monitor`` before stopping (best weights are restored)
     monitor: str = "val_accuracy"  # or "val_loss"; always a validation figure, never test
     seed: int = 42  # python, numpy and TF seeds; TF op determinism is switched on too
+    deterministic: bool = True  # TF op determinism; turn off if a GPU op lacks a deterministic kernel
     verbose: int = 2  # Keras fit verbosity: 1 = progress bar per step, 2 = one line per epoch
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, deterministic: bool = True) -> None:
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)  # python, numpy and TF
+    if not deterministic:
+        return
     try:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # already on, or not supported by this build: results stay seeded, just not bit-exact on GPU
@@ -82,7 +85,7 @@ def train(
     import tensorflow as tf
 
     tcfg = train_config or TrainConfig()
-    seed_everything(tcfg.seed)
+    seed_everything(tcfg.seed, tcfg.deterministic)
     tok_cfg = tokenizer_config or TokenizerConfig()
     tokenizer = Tokenizer.fit((t for t, _ in splits.train), tok_cfg)
     mcfg = model_config or ModelConfig(vocab_size=tok_cfg.vocab_size, max_len=tok_cfg.max_len)
@@ -160,7 +163,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
 
 def fit_from_options(out: Path, data: str, path: Path | None, epochs: int, batch_size: int, learning_rate: float,
                      vocab_size: int, max_len: int, limit: int | None, seed: int, force: bool,
-                     verbose: int = 2) -> dict:
+                     verbose: int = 2, deterministic: bool = True) -> dict:
     """The CLI's and the pipeline's entry: load the data source, then :func:`train` with these settings."""
     from edge_sentiment.toolkit.data import load_splits
 
@@ -170,4 +173,5 @@ def fit_from_options(out: Path, data: str, path: Path | None, epochs: int, batch
     tok = TokenizerConfig(vocab_size=vocab_size, max_len=max_len)
     model = ModelConfig(vocab_size=vocab_size, max_len=max_len)
     return train(splits, out, tok, model, TrainConfig(epochs=epochs, batch_size=batch_size,
-                                                      learning_rate=learning_rate, seed=seed, verbose=verbose), force)
+                                                      learning_rate=learning_rate, seed=seed, verbose=verbose,
+                                                      deterministic=deterministic), force)
