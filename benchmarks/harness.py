@@ -111,8 +111,11 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
         progress(f"{row.key:<18} p50 model {lat['model']['p50_ms']:8.3f} ms  text {lat['text']['p50_ms']:8.3f} ms  "
                  f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
                  f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
-    scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
-    scaling["text_to_label"] = _api_throughput(bundle.root, texts, plan.throughput_s, progress)
+    if any(a.key == "onnx/int8" for a in bundle.artifacts):
+        scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
+        scaling["text_to_label"] = _api_throughput(bundle.root, texts, plan.throughput_s, progress)
+    else:  # a TFLite-only bundle: the ONNX scaling study has nothing to run on
+        scaling = {"artifact": None, "configs": [], "fastest": None, "text_to_label": []}
     cold = []
     for key in plan.cold_keys or ["keras/model", *(r.key for r in rows if r.info["format"] != "keras")]:
         runs = 1 if key == "keras/model" else plan.cold_runs  # importing TensorFlow takes seconds: once is enough
@@ -284,7 +287,7 @@ def _api_throughput(root: Path, texts: Sequence[str], seconds: float, progress: 
 
     out = []
     for workers in (1, 2):
-        clf = SentimentClassifier.load(root, "onnx", "int8", workers=workers)
+        clf = SentimentClassifier.load(root, "onnx", "int8", workers=workers, allow_unverified=True)
         clf.predict_batch(texts[:64])  # warm-up: thread pool and ORT arenas
         rates = []
         for _ in range(3):

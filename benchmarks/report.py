@@ -92,8 +92,10 @@ def _throughput(rows: list[dict], scaling: dict) -> list[str]:
     looped = ", ".join(r["label"] for r in rows if r.get("row_by_row")) or "none"
     return [*_table(["artifact \\ batch", *sizes], body), "",
             f"Fed one row per engine call by the runtime backend (a static batch of 1, or ONNX dynamic int8 kept "
-            f"batch-independent): {looped}. Multi-caller rows split each batch across a thread pool (ONNX Runtime "
-            f"releases the GIL). Fastest ONNX int8 setup here: **{scaling['fastest']}**."]
+            f"batch-independent): {looped}."
+            + (" Multi-caller rows split each batch across a thread pool (ONNX Runtime releases the GIL); the "
+               "'2 sessions' setup is the harness's own, `SentimentClassifier(workers=2)` is '1 session x 1 thread, "
+               f"2 callers'. Fastest ONNX int8 setup here: **{scaling['fastest']}**." if scaling["configs"] else "")]
 
 
 def _cold(cold: list[dict]) -> list[str]:

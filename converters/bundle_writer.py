@@ -23,6 +23,7 @@ from edge_sentiment.converters.common import FORMATS, PRECISIONS, ConversionErro
 from edge_sentiment.converters.verify import ParityError, ParityResult, Thresholds, check_artifact, keras_probabilities
 from edge_sentiment.runtime.atomic import atomic_directory, atomic_write_text
 from edge_sentiment.runtime.bundle import BUNDLE_FORMAT, LABELS, MANIFEST, SCHEMA_VERSION, Bundle, sha256_file
+from edge_sentiment.runtime.errors import BundleError
 
 CONVERTERS = {"onnx": to_onnx, "tflite": to_tflite}
 EXPERIMENTAL = {"int8-full"}  # written and measured, but a gate failure does not fail the convert
@@ -37,7 +38,10 @@ def held_out(source: SourceModel, limit: int | None) -> tuple[list[str], np.ndar
     """The model's own test split (rebuilt from the data spec it was trained with) and train ids for calibration."""
     from edge_sentiment.toolkit.data import load_splits
 
-    spec = dict(source.config.get("data") or {"source": "bundled"})
+    if not source.config.get("data"):
+        raise BundleError(f"{source.root}: config.json has no data spec, so the model's held-out test split cannot be "
+                          "rebuilt for the parity gate; re-run `edge-sentiment train`")
+    spec = dict(source.config["data"])
     spec.pop("limit", None)
     splits = load_splits(**spec)
     test = splits.test[:limit] if limit else splits.test
@@ -62,6 +66,10 @@ def convert_model_dir(
     for p in precisions:
         if p not in PRECISIONS:
             raise ConversionError(f"unknown precision {p!r}; choose from {', '.join(PRECISIONS)}")
+    if not formats or not precisions:
+        raise ConversionError("nothing to convert: give at least one --formats and one --precisions value")
+    if any(p != "float32" for p in precisions) and "float32" not in precisions:
+        precisions = ("float32", *precisions)  # int8 files are gated against their float32 twin (size, parity)
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass --force to replace it")
@@ -93,6 +101,9 @@ def convert_model_dir(
                 if precision == "float32":
                     float_bytes = result.bytes
                 results.append(result)
+        if not results:
+            raise ConversionError(f"no artifact was produced: none of {list(precisions)} is supported by "
+                                  f"{list(formats)}")
         manifest = build_manifest(source, tmp, results, thresholds, timings)
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2))
         blocking = [r for r in results if not r.passed and r.precision not in EXPERIMENTAL]
@@ -151,14 +162,17 @@ def library_versions() -> dict[str, str]:
 
 def verify_bundle(bundle_dir: str | Path, thresholds: Thresholds = Thresholds(), limit: int | None = None,
                   progress: Callable[[str], None] = print) -> list[ParityResult]:
-    """Re-run the gate on an existing bundle (checksums first) and record the figures in its manifest."""
+    """Re-run the gate on an existing bundle (checksums first). Read-only: the manifest keeps the figures and the
+    trust that ``convert`` recorded, so a verify with looser thresholds or a --limit can never promote an artifact."""
     import keras
 
     bundle = Bundle(bundle_dir)
     tokenizer = bundle.tokenizer()
     for a in bundle.artifacts:
         bundle.read_checked(a.file, a.sha256)  # a corrupt file is refused before any engine touches it
-    model_entry = bundle.manifest["model"]
+    model_entry = bundle.manifest.get("model") or {}
+    if "file" not in model_entry or "sha256" not in model_entry:
+        raise BundleError(f"{bundle.root / MANIFEST} has no model entry: verify needs model.keras as the reference")
     bundle.read_checked(model_entry["file"], model_entry["sha256"])
     model = keras.models.load_model(bundle.root / model_entry["file"], compile=False)
     source = SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")})
@@ -174,8 +188,4 @@ def verify_bundle(bundle_dir: str | Path, thresholds: Thresholds = Thresholds(),
         if a.precision == "float32":
             float_bytes[a.format] = r.bytes
         results.append(r)
-        a.entry.update(verified=r.passed, parity=r.to_dict())
-    bundle.manifest["verified"] = all(r.passed for r in results if r.precision not in EXPERIMENTAL)
-    bundle.manifest["parity_thresholds"] = asdict(thresholds)
-    atomic_write_text(bundle.root / MANIFEST, json.dumps(bundle.manifest, indent=2))
     return results

@@ -27,10 +27,6 @@ class SourceModel:
     metrics: dict
     config: dict
 
-    @property
-    def max_len(self) -> int:
-        return self.tokenizer.config.max_len
-
 
 def load_model_dir(root: str | Path) -> SourceModel:
     """Load and cross-check a model directory: the tokenizer must fit the model's input length and vocab size."""

@@ -62,7 +62,7 @@ def check_artifact(path: Path, fmt: str, precision: str, ids: np.ndarray, labels
     """Run one artifact through its real engine and apply the gate's thresholds."""
     probs = make_backend(fmt, path).run(ids).astype(np.float64)
     diff = np.abs(probs - reference)
-    pred, ref_pred = probs > 0.5, reference > 0.5
+    pred, ref_pred = probs >= 0.5, reference >= 0.5  # the runtime's rule: P(positive) >= 0.5 is positive
     result = ParityResult(
         format=fmt, precision=precision, file=path.name, n=len(ids),
         max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()),

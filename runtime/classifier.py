@@ -34,6 +34,8 @@ class SentimentClassifier:
 
     def __init__(self, tokenizer: Tokenizer, backend: Backend, labels: Sequence[str] = LABELS,
                  threshold: float = 0.5, source: str = "", workers: int = 1) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         if backend.input_length != tokenizer.config.max_len:
             raise BundleError(f"{source or 'model'} expects {backend.input_length} ids per text but the tokenizer "
                               f"pads to {tokenizer.config.max_len}: the tokenizer does not belong to this model")
@@ -86,6 +88,8 @@ class SentimentClassifier:
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """P(positive) per text, float32, in input order."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         out = np.empty(len(texts), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]

@@ -77,7 +77,8 @@ class Tokenizer:
 
     # ---- text -> ids ---------------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
-        """Normalise and split one text into words, exactly as Keras' ``text_to_word_sequence`` does."""
+        """Normalise and split one text into words, like Keras' ``text_to_word_sequence`` (which splits on " " only;
+        this also splits on other whitespace such as \\r or a no-break space, in training and serving alike)."""
         if self.config.strip_html_breaks and "<br" in text:
             text = text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ")
         if self.config.lowercase:
@@ -86,11 +87,6 @@ class Tokenizer:
             raw = text.encode("utf-8", "surrogatepass").translate(self._byte_table)
             return raw.decode("utf-8", "surrogatepass").split()
         return text.translate(self._table).split()
-
-    def ids(self, text: str) -> list[int]:
-        """Unpadded ids of one text (OOV for unknown words)."""
-        get = self._index.get
-        return [get(w, OOV_ID) for w in self.split(text)]
 
     def encode(self, text: str) -> np.ndarray:
         """One text -> int32 array of shape (max_len,)."""
@@ -104,6 +100,9 @@ class Tokenizer:
         for row, text in enumerate(texts):
             check_text(text, row)
             seq = list(map(get, self._bounded_split(text), repeat(OOV_ID)))
+            if not seq:  # "!!!" or a zero-width space: the model would see only padding and answer its bias
+                raise InputError(f"item {row} has no words (only punctuation or invisible characters): "
+                                 "there is nothing to classify", row)
             if len(seq) > cfg.max_len:
                 seq = seq[: cfg.max_len] if cfg.truncating == "post" else seq[-cfg.max_len :]
             if seq:

@@ -95,7 +95,8 @@ def test_two_file_loading(tiny_bundle):
     ("item", "error", "message"),
     [(None, InputTypeError, "must be a str, got NoneType"), (3.5, InputTypeError, "got float"),
      (b"\xff\xfe", InputTypeError, "bytes, not str"), ("", InputError, "empty"), (" \t\n ", InputError, "empty"),
-     ("x" * 10_000_001, InputError, "above the 10,000,000 limit")],
+     ("x" * 10_000_001, InputError, "above the 10,000,000 limit"), ("!!!???", InputError, "has no words"),
+     ("- -", InputError, "has no words")],
 )
 def test_bad_items_are_named_and_never_shift_the_batch(tiny_bundle, item, error, message):
     clf = SentimentClassifier.load(tiny_bundle)
@@ -108,7 +109,7 @@ def test_bad_items_are_named_and_never_shift_the_batch(tiny_bundle, item, error,
 
 @pytest.mark.parametrize(
     "text",
-    ["😀😀😀 🎬🍿", "هذا الفيلم رائع جدا", "סרט נפלא", "\x00\x07\x1b[31mred\x1b[0m", "a", "!!!???",
+    ["😀😀😀 🎬🍿", "هذا الفيلم رائع جدا", "סרט נפלא", "\x00\x07\x1b[31mred\x1b[0m", "a", "?!good!?",
      "great " * 1_600_000],  # ~10 MB
 )
 def test_odd_but_valid_texts_get_a_prediction(tiny_bundle, text):
@@ -166,6 +167,12 @@ def test_damaged_bundles_are_refused(bundle_copy, how, message):
     _damage(bundle_copy, how)
     with pytest.raises(BundleError, match=message):
         SentimentClassifier.load(bundle_copy, "onnx", "int8")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_bad_batch_size_is_refused(tiny_bundle, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        SentimentClassifier.load(tiny_bundle).predict_batch(["good film", "bad film"], batch_size=batch_size)
 
 
 def test_unverified_artifact_can_be_forced(bundle_copy):

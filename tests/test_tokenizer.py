@@ -71,7 +71,7 @@ def test_huge_text_reads_only_what_it_needs_but_gives_the_full_answer(truncating
 @pytest.mark.parametrize(
     ("bad", "error"),
     [("", InputError), ("   \n\t ", InputError), (None, InputTypeError), (42, InputTypeError),
-     (b"great", InputTypeError), ("x" * 10_000_001, InputError)],
+     (b"great", InputTypeError), ("x" * 10_000_001, InputError), ("!?...", InputError), ("- -", InputError)],
 )
 def test_bad_inputs_are_refused_with_the_item_named(bad, error):
     with pytest.raises(error) as info:

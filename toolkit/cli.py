@@ -34,6 +34,10 @@ def friendly_errors(fn):
 
         try:
             return fn(*args, **kwargs)
+        except ImportError as exc:
+            typer.secho(f"error: {exc.name or exc} is not installed; this command needs the training stack: "
+                        "pip install 'edge-sentiment[train]'", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
         except (EdgeSentimentError, OSError, ValueError) as exc:  # OSError: no permission, read-only disk, full disk
             from edge_sentiment.converters.verify import ParityError
 

@@ -64,7 +64,7 @@ def _lines(source: str) -> Iterator[tuple[int, bytes]]:
 def _parse(raw: bytes) -> str:
     """One input line -> text. Raises ValueError with a readable reason for undecodable or malformed lines."""
     try:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        line = raw.decode("utf-8").rstrip("\r\n").removeprefix("\ufeff")  # a BOM would hide a JSON line
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 (byte {exc.start})") from exc
     if line.lstrip().startswith("{"):
@@ -119,7 +119,12 @@ def benchmark(
     from edge_sentiment.benchmarks.harness import run_benchmark
 
     out = out or bundle.parent / "report"
-    sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip()) if batch_sizes else None
+    try:
+        sizes = tuple(int(b) for b in batch_sizes.split(",") if b.strip()) if batch_sizes else None
+    except ValueError:
+        raise ValueError(f"--batch-sizes must be a comma list of positive integers, got {batch_sizes!r}") from None
+    if sizes is not None and (not sizes or min(sizes) < 1):
+        raise ValueError(f"--batch-sizes must be a comma list of positive integers, got {batch_sizes!r}")
     run_benchmark(bundle, out, quick=quick, batch_sizes=sizes, threads=threads, progress=_say)
     typer.echo(_sections((out / "report.md").read_text(encoding="utf-8"), ("Headline", "Goals")))
     typer.echo(f"report -> {out / 'report.md'}")

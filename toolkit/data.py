@@ -67,7 +67,7 @@ def load_splits(
         raise DataError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
     if limit is not None:
         splits.train = _stratified_take(splits.train, limit, seed)
-    splits.spec = {"source": source, "path": str(path) if path else None, "test_size": test_size,
+    splits.spec = {"source": source, "path": str(Path(path).resolve()) if path else None, "test_size": test_size,
                    "val_size": val_size, "seed": seed, "limit": limit}
     return splits
 
