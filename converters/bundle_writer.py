@@ -68,6 +68,10 @@ def convert_model_dir(
             raise ConversionError(f"unknown precision {p!r}; choose from {', '.join(PRECISIONS)}")
     if not formats or not precisions:
         raise ConversionError("nothing to convert: give at least one --formats and one --precisions value")
+    for p in precisions:
+        if not any(p in CONVERTERS[f].SUPPORTED for f in formats):
+            able = [f for f in FORMATS if p in CONVERTERS[f].SUPPORTED]
+            raise ConversionError(f"precision {p} is supported only by {', '.join(able)}; add it to --formats")
     if any(p != "float32" for p in precisions) and "float32" not in precisions:
         precisions = ("float32", *precisions)  # int8 files are gated against their float32 twin (size, parity)
     out = Path(out)
@@ -101,9 +105,6 @@ def convert_model_dir(
                 if precision == "float32":
                     float_bytes = result.bytes
                 results.append(result)
-        if not results:
-            raise ConversionError(f"no artifact was produced: none of {list(precisions)} is supported by "
-                                  f"{list(formats)}")
         manifest = build_manifest(source, tmp, results, thresholds, timings)
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2))
         blocking = [r for r in results if not r.passed and r.precision not in EXPERIMENTAL]

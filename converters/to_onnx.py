@@ -20,6 +20,7 @@ INPUT_NAME = "tokens"
 OUTPUT_NAME = "probability"
 SUPPORTED = ("float32", "int8")
 ROW_BY_ROW_KEY = "edge_sentiment.row_by_row"  # must match runtime.backends.ONNX_ROW_BY_ROW_KEY
+VOCAB_SIZE_KEY = "edge_sentiment.vocab_size"  # must match runtime.backends.ONNX_VOCAB_SIZE_KEY
 
 
 def convert(model, out: str | Path, precision: str = "float32", calibration=None) -> Path:
@@ -45,6 +46,10 @@ def _float_proto(model):
     except Exception as exc:
         raise ConversionError(f"tf2onnx failed on the model: {type(exc).__name__}: {exc}") from exc
     _rename_output(proto, OUTPUT_NAME)
+    rows = next((int(layer.input_dim) for layer in model.layers if hasattr(layer, "input_dim")), None)
+    if rows is not None:  # lets the runtime refuse a tokenizer.json of another vocab size (two-file loading)
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = VOCAB_SIZE_KEY, str(rows)
     proto.doc_string = "edge-sentiment BiLSTM: int32 token ids (batch, max_len) -> P(positive) (batch, 1)"
     onnx.checker.check_model(proto)
     return proto

@@ -15,10 +15,12 @@ from edge_sentiment.runtime.errors import BackendUnavailableError, BundleError
 
 BACKENDS = ("onnx", "tflite")
 ONNX_ROW_BY_ROW_KEY = "edge_sentiment.row_by_row"  # set by the converter on dynamically quantized models
+ONNX_VOCAB_SIZE_KEY = "edge_sentiment.vocab_size"  # embedding rows, set by the converter
 
 
 class Backend(Protocol):
     name: str
+    vocab_size: int | None  # embedding rows when the file tells; the tokenizer's vocab_size must equal it
     concurrent: bool  # True when parallel run() calls actually overlap (the engine releases the GIL, no lock)
     fixed_batch: int | None  # None: any batch in one call; otherwise the artifact's static batch size
     input_length: int  # ids per text the artifact expects
@@ -58,6 +60,7 @@ class OnnxBackend:
         # ORT's LSTM gains little from batching anyway, and threads recover the throughput.
         meta = self._session.get_modelmeta().custom_metadata_map
         self.row_by_row = meta.get(ONNX_ROW_BY_ROW_KEY) == "true"
+        self.vocab_size = int(meta[ONNX_VOCAB_SIZE_KEY]) if meta.get(ONNX_VOCAB_SIZE_KEY, "").isdigit() else None
 
     def run(self, ids: np.ndarray) -> np.ndarray:
         if self.row_by_row and len(ids) > 1:
@@ -89,6 +92,16 @@ class TfliteBackend:
         self.fixed_batch = int(inp["shape"][0])
         self._dtype = inp["dtype"]
         self._lock = threading.Lock()
+        self.vocab_size = self._embedding_rows()
+
+    def _embedding_rows(self) -> int | None:
+        """Rows of the embedding table: the params of the first GATHER (LiteRT lists ops only via a private API)."""
+        try:
+            gather = next(op for op in self._interp._get_ops_details() if op["op_name"] == "GATHER")
+            shape = self._interp._get_tensor_details(int(gather["inputs"][0]), 0)["shape"]
+            return int(shape[0])
+        except Exception:  # an API change or an unusual graph: skip the check rather than refuse the model
+            return None
 
     def run(self, ids: np.ndarray) -> np.ndarray:
         ids = ids.astype(self._dtype, copy=False)

@@ -18,6 +18,7 @@ MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "edge-sentiment-bundle"
 SCHEMA_VERSION = 1
 LABELS = ("negative", "positive")
+CONVERTIBLE = {("onnx", "float32"), ("onnx", "int8"), ("tflite", "float32"), ("tflite", "int8"), ("tflite", "int8-full")}
 
 
 def sha256_file(path: Path) -> str:
@@ -55,6 +56,9 @@ class Bundle:
                               "create one with `edge-sentiment convert MODEL_DIR --out BUNDLE`")
         self.manifest = _read_manifest(self.root / MANIFEST)
         self.labels = tuple(self.manifest.get("labels", LABELS))
+        if self.labels != LABELS:  # a swapped pair would silently invert every answer
+            raise BundleError(f"{self.root / MANIFEST}: labels {list(self.labels)} must be {list(LABELS)} "
+                              "(index 0 = negative, 1 = positive)")
         self.artifacts = [self._artifact(e) for e in self.manifest.get("artifacts", [])]
 
     def _artifact(self, e: dict) -> Artifact:
@@ -69,8 +73,9 @@ class Bundle:
             if a.format == backend and a.precision == precision:
                 return a
         have = ", ".join(a.key for a in self.artifacts) or "none"
-        raise BundleError(f"bundle {self.root} has no {backend}/{precision} artifact (it has: {have}); "
-                          f"re-run convert with --formats {backend} --precisions {precision}")
+        hint = (f"re-run convert with --formats {backend} --precisions {precision}"
+                if (backend, precision) in CONVERTIBLE else "choose one of those")
+        raise BundleError(f"bundle {self.root} has no {backend}/{precision} artifact (it has: {have}); {hint}")
 
     def read_checked(self, name: str, expected_sha256: str) -> bytes:
         """File contents, refused if missing or if the sha256 differs from the manifest's."""

@@ -36,6 +36,10 @@ class SentimentClassifier:
                  threshold: float = 0.5, source: str = "", workers: int = 1) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        rows = getattr(backend, "vocab_size", None)
+        if rows is not None and rows != tokenizer.config.vocab_size:
+            raise BundleError(f"{source or 'model'} has {rows} embedding rows but the tokenizer's vocab_size is "
+                              f"{tokenizer.config.vocab_size}: the tokenizer does not belong to this model")
         if backend.input_length != tokenizer.config.max_len:
             raise BundleError(f"{source or 'model'} expects {backend.input_length} ids per text but the tokenizer "
                               f"pads to {tokenizer.config.max_len}: the tokenizer does not belong to this model")

@@ -30,7 +30,8 @@ def test_predict_one_text(tiny_bundle):
 
 @pytest.mark.slow
 def test_predict_stream_keeps_line_numbers_and_reports_bad_lines(tiny_bundle, tmp_path):
-    lines = [b"great film", b"", b'{"text": "dull and boring"}', b"\xff\xfe broken", b"{oops", b"fine acting"]
+    lines = [b'\xef\xbb\xbf{"text": "great film"}', b"", b'{"text": "dull and boring"}', b"\xff\xfe broken", b"{oops",
+             b"fine acting"]
     src = tmp_path / "in.txt"
     src.write_bytes(b"\n".join(lines) + b"\n")
     result = runner.invoke(app, ["predict", str(tiny_bundle), "--input", str(src)])
@@ -40,27 +41,33 @@ def test_predict_stream_keeps_line_numbers_and_reports_bad_lines(tiny_bundle, tm
     assert ["error" in r for r in records] == [False, True, False, True, True, False]
     assert "not UTF-8" in records[3]["error"] and "invalid JSON" in records[4]["error"]
     piped = runner.invoke(app, ["predict", str(tiny_bundle), "-i", "-"], input="great film\nfine acting\n")
+    # the BOM-prefixed JSON line was read as JSON, i.e. as the text "great film"
     assert piped.exit_code == 0
     assert [json.loads(x)["label"] for x in piped.stdout.splitlines()] == [records[0]["label"], records[5]["label"]]
 
 
 @pytest.mark.slow
-def test_verify_passes_on_a_good_bundle(bundle_copy):
+def test_verify_passes_on_a_good_bundle_and_never_rewrites_it(bundle_copy):
+    before = (bundle_copy / "manifest.json").read_bytes()
     result = runner.invoke(app, ["verify", str(bundle_copy), "--limit", "200", "--json"])
     assert result.exit_code == 0, result.output
     assert all(r["passed"] for r in json.loads(result.stdout))
+    strict = runner.invoke(app, ["verify", str(bundle_copy), "--limit", "50", "--float-tol", "0"])
+    assert strict.exit_code == 1 and "gate failed for" in strict.output
+    assert (bundle_copy / "manifest.json").read_bytes() == before
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["predict", "/nonexistent/bundle", "hi"], "does not exist"),
      (["predict", "/tmp", "hi"], "manifest.json is missing"),
-     (["convert", "/nonexistent/model", "--out", "/tmp/x"], "model.keras is missing"),
-     (["train", "--data", "kaggle", "--out", "/tmp/never-written"], "unknown data source"),
-     (["train", "--data", "file", "--out", "/tmp/never-written"], "needs --path")],
+     (["convert", "/nonexistent/model", "--out", "{tmp}/bundle"], "model.keras is missing"),
+     (["train", "--data", "kaggle", "--out", "{tmp}/model"], "unknown data source"),
+     (["train", "--data", "file", "--out", "{tmp}/model"], "needs --path"),
+     (["benchmark", "/nonexistent/bundle", "--batch-sizes", "1,0"], "positive integers")],
 )
-def test_errors_are_one_line_messages(args, message):
-    result = runner.invoke(app, args)
+def test_errors_are_one_line_messages(args, message, tmp_path):
+    result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
 

@@ -186,6 +186,10 @@ def test_mismatched_two_file_pair_is_refused(tiny_bundle, tmp_path):
     Tokenizer.fit(["a b"], TokenizerConfig(vocab_size=3000, max_len=80)).save(tmp_path / "tokenizer.json")
     with pytest.raises(BundleError, match="expects 64 ids per text but the tokenizer pads to 80"):
         SentimentClassifier.from_files(tiny_bundle / "model_int8.onnx", tmp_path / "tokenizer.json")
+    Tokenizer.fit(["a b"], TokenizerConfig(vocab_size=5000, max_len=64)).save(tmp_path / "big.json")
+    for model in ("model_int8.onnx", "model_float32.onnx", "model_int8.tflite", "model_float32.tflite"):
+        with pytest.raises(BundleError, match="3000 embedding rows but the tokenizer's vocab_size is 5000"):
+            SentimentClassifier.from_files(tiny_bundle / model, tmp_path / "big.json")
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage")
     with pytest.raises(BundleError, match="ONNX Runtime cannot load"):
         SentimentClassifier.from_files(tmp_path / "junk.onnx", tiny_bundle / "tokenizer.json")

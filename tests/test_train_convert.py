@@ -93,6 +93,12 @@ def test_convert_refuses_bad_requests(tiny_model_dir, tiny_bundle, tmp_path):
         convert_model_dir(tiny_model_dir, tmp_path / "b", formats=("coreml",))
     with pytest.raises(BundleError, match="model.keras is missing"):
         convert_model_dir(tmp_path, tmp_path / "b")
+    with pytest.raises(ConversionError, match="nothing to convert"):
+        convert_model_dir(tiny_model_dir, tmp_path / "b", formats=())
+    with pytest.raises(ConversionError, match="int8-full is supported only by tflite"):
+        convert_model_dir(tiny_model_dir, tmp_path / "b", formats=("onnx",), precisions=("int8-full",),
+                          progress=lambda _: None)
+    assert not (tmp_path / "b").exists()
 
 
 def test_tokenizer_that_does_not_match_the_model_is_refused(tiny_model_dir, tmp_path):

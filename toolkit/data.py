@@ -193,6 +193,8 @@ def read_aclimdb(path: Path) -> tuple[list[Example], list[Example]]:
         with tarfile.open(path) as tar:
             for member in tar:
                 parts = Path(member.name).parts
+                if ".." in parts or member.name.startswith("/"):  # a hostile name: not part of the dataset
+                    continue
                 if not member.isfile() or len(parts) < 3 or parts[-3] not in splits or parts[-2] not in ("neg", "pos"):
                     continue
                 data = tar.extractfile(member).read()  # type: ignore[union-attr]
