@@ -122,7 +122,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
         cold.append(c := _cold_start(bundle.root, key, texts[0], threads, runs))
         progress(f"cold start {key}: " + (c.get("error") or f"{c['child_ms']:.0f} ms in process, "
                                           f"{c['total_ms']:.0f} ms total, peak RSS {c['rss_mb']:.0f} MB"))
-    result = {"format": RESULT_FORMAT, "bundle": str(bundle.root.resolve()), "quick": quick,
+    result = {"format": RESULT_FORMAT, "bundle": str(bundle.root), "quick": quick,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "settings": {"batch_sizes": list(sizes), "iterations": iterations, "threads": threads,
                            "reviews": len(texts), "plan": asdict(plan)},

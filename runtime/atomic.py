@@ -63,7 +63,14 @@ def atomic_directory(final: Path, force: bool = False) -> Iterator[Path]:
         raise
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask() can only be read by setting it, which races with threads
+
+
+def _umask() -> int:
+    return _UMASK

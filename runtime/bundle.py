@@ -18,7 +18,8 @@ MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "edge-sentiment-bundle"
 SCHEMA_VERSION = 1
 LABELS = ("negative", "positive")
-CONVERTIBLE = {("onnx", "float32"), ("onnx", "int8"), ("tflite", "float32"), ("tflite", "int8"), ("tflite", "int8-full")}
+CONVERTIBLE = {("onnx", "float32"), ("onnx", "int8"), ("tflite", "float32"), ("tflite", "int8"),
+               ("tflite", "int8-full")}  # what `convert` can write, for hints about what is missing
 
 
 def sha256_file(path: Path) -> str:

@@ -63,12 +63,12 @@ def train(
     data: str = typer.Option("bundled", help="bundled (offline IMDB, re-split) | tfds | aclimdb | file"),
     path: Optional[Path] = typer.Option(None, help="aclImdb folder/tarball, or a .csv/.jsonl for --data file."),
     epochs: int = typer.Option(10, help="Upper bound; early stopping on val usually ends sooner."),
-    batch_size: int = typer.Option(128),
+    batch_size: int = typer.Option(128, help="Reviews per training step."),
     learning_rate: float = typer.Option(2e-3, help="Adam learning rate."),
     vocab_size: int = typer.Option(10_000, help="Tokenizer + embedding size (PAD and OOV included)."),
     max_len: int = typer.Option(200, help="Tokens per review (pad/truncate); the seed used 150."),
     limit: Optional[int] = typer.Option(None, help="Use only this many training reviews (quick runs)."),
-    seed: int = typer.Option(42),
+    seed: int = typer.Option(42, help="Seeds the split, the weights and the shuffling."),
     deterministic: bool = typer.Option(True, help="TF op determinism (bit-exact reruns; may be slower on a GPU)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON on stdout."),
@@ -127,11 +127,11 @@ def convert(
 def verify(
     bundle: Path = typer.Argument(..., help="A bundle directory."),
     limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
-    float_tol: float = typer.Option(1e-5),
-    int8_agreement: float = typer.Option(0.995),
-    int8_accuracy_drop: float = typer.Option(0.005),
-    int8_size_ratio: float = typer.Option(0.30),
-    as_json: bool = typer.Option(False, "--json"),
+    float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
+    int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
+    int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),
+    int8_size_ratio: float = typer.Option(0.30, help="int8: max size as a share of float32."),
+    as_json: bool = typer.Option(False, "--json", help="Print the parity results as JSON on stdout."),
 ) -> None:
     """Re-run the parity gate on a bundle (checksums first); exit 1 if any artifact fails."""
     _quiet_tensorflow()

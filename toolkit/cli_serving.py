@@ -147,7 +147,7 @@ def pipeline(
     out: Path = typer.Option(Path("artifacts/default"), "--out", "-o", help="Folder for model/, bundle/, report/."),
     data: str = typer.Option("bundled", help="bundled | tfds | aclimdb | file"),
     path: Optional[Path] = typer.Option(None, help="Data path for --data aclimdb/file."),
-    epochs: int = typer.Option(10),
+    epochs: int = typer.Option(10, help="Upper bound; early stopping on val usually ends sooner."),
     limit: Optional[int] = typer.Option(None, help="Train on only this many reviews (quick runs)."),
     gate_limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
     quick: bool = typer.Option(False, "--quick", help="Quick benchmark."),
@@ -160,12 +160,14 @@ def pipeline(
     from edge_sentiment.benchmarks.harness import run_benchmark
     from edge_sentiment.converters.bundle_writer import convert_model_dir
     from edge_sentiment.converters.verify import format_table
-    from edge_sentiment.toolkit.train import fit_from_options
+    from edge_sentiment.toolkit.model import ModelConfig
+    from edge_sentiment.toolkit.train import TrainConfig, fit_from_options
 
     start = time.perf_counter()
     _say("[1/3] train")
-    metrics = fit_from_options(out / "model", data, path, epochs, 128, 2e-3, 10_000, 200, limit, 42, force,
-                               verbose=1 if sys.stdout.isatty() else 2)
+    t, m = TrainConfig(), ModelConfig()  # the documented defaults, as `train` uses them
+    metrics = fit_from_options(out / "model", data, path, epochs, t.batch_size, t.learning_rate, m.vocab_size,
+                               m.max_len, limit, t.seed, force, verbose=1 if sys.stdout.isatty() else 2)
     _say("[2/3] convert + parity gate")
     _, results = convert_model_dir(out / "model", out / "bundle", precisions=("float32", "int8", "int8-full"),
                                    limit=gate_limit, force=force, progress=_say)

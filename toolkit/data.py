@@ -173,9 +173,12 @@ def read_tfds(data_dir: str | None = None) -> tuple[list[Example], list[Example]
 
 def _decode_tfds(ds) -> list[Example]:
     out = []
-    for text, label in ds.as_numpy_iterator() if hasattr(ds, "as_numpy_iterator") else ds:
+    for n, (text, label) in enumerate(ds.as_numpy_iterator() if hasattr(ds, "as_numpy_iterator") else ds):
         raw = text.numpy() if hasattr(text, "numpy") else text
-        out.append((raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw), int(label)))
+        decoded = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        if not decoded.strip():
+            raise DataError(f"tfds imdb_reviews example {n}: the review is empty")
+        out.append((decoded, int(label)))
     return out
 
 
@@ -206,11 +209,19 @@ def read_aclimdb(path: Path) -> tuple[list[Example], list[Example]]:
     return splits["train"], splits["test"]
 
 
-def _decode(data: bytes, where: str) -> str:
+def _decode_utf8(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def _decode(data: bytes, where: str) -> str:
+    """One review file's text; an empty review is an error that names the file."""
+    text = _decode_utf8(data, where)
+    if not text.strip():
+        raise DataError(f"{where}: the review is empty")
+    return text
 
 
 def read_file(path: Path) -> list[Example]:
@@ -219,7 +230,7 @@ def read_file(path: Path) -> list[Example]:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    text = _decode(raw, str(path))
+    text = _decode_utf8(raw, str(path))
     rows: list[Example] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for n, line in enumerate(text.splitlines(), 1):
