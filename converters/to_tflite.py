@@ -82,17 +82,26 @@ def _unrolled(bidi):
 
 
 def describe(path: str | Path) -> dict:
-    """Input/output details and the op histogram of a TFLite file (LiteRT's analyzer lists the ops)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Input/output details and the op histogram of a TFLite file, over ALL subgraphs (the WHILE bodies too).
 
-    interp = Interpreter(model_path=str(path))
-    interp.allocate_tensors()
+    Ops are read from the flatbuffer itself: the interpreter's op list shows only the main subgraph, after XNNPACK
+    has swallowed some ops, so it would hide a Flex op inside a loop body. Custom/Flex ops appear by their name.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    def io(details):
-        return [{"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
-                for d in details]
+    model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
+    main = model.subgraphs[0]
+    dtypes = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
+    def io(indices):
+        return [{"name": main.tensors[i].name.decode(), "shape": [int(s) for s in main.tensors[i].shape],
+                 "dtype": dtypes.get(main.tensors[i].type, "?")} for i in indices]
+
+    builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = [c.customCode.decode() if c.customCode else builtin.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?")
+             for c in model.operatorCodes]
     ops: dict[str, int] = {}
-    for op in interp._get_ops_details():  # the public API has no op list; this private one is stable across 2.x
-        ops[op["op_name"]] = ops.get(op["op_name"], 0) + 1
-    return {"inputs": io(interp.get_input_details()), "outputs": io(interp.get_output_details()), "ops": ops}
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            ops[names[op.opcodeIndex]] = ops.get(names[op.opcodeIndex], 0) + 1
+    return {"inputs": io(main.inputs), "outputs": io(main.outputs), "ops": ops, "subgraphs": len(model.subgraphs)}

@@ -103,11 +103,17 @@ def check_structure(path: Path, fmt: str, failures: list[str]) -> dict:
     from edge_sentiment.converters.to_tflite import describe
 
     info = describe(path)
-    # DELEGATE nodes are the interpreter's own XNNPACK partitions, not ops stored in the file.
-    foreign = sorted(op for op in info["ops"] if op.startswith("Flex") or op in ("CUSTOM", "FlexDelegate"))
+    builtin = set(_tflite_builtin_names())
+    foreign = sorted(op for op in info["ops"] if op not in builtin or op == "CUSTOM")  # Flex*/custom by name
     if foreign:
-        failures.append(f"non-builtin ops {foreign}: the file needs the Flex delegate")
-    return {"ops": {k: v for k, v in info["ops"].items() if k != "DELEGATE"}, "builtin_only": not foreign}
+        failures.append(f"non-builtin ops {foreign}: the file needs the Flex delegate or custom kernels")
+    return {"ops": info["ops"], "subgraphs": info["subgraphs"], "builtin_only": not foreign}
+
+
+def _tflite_builtin_names() -> list[str]:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    return [k for k in vars(schema.BuiltinOperator) if not k.startswith("_")]
 
 
 def format_table(results: list[ParityResult]) -> str:

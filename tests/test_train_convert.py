@@ -130,3 +130,21 @@ def test_killed_convert_leaves_no_half_bundle(tiny_model_dir, tmp_path):
     assert partial and any(p.name.endswith(".tflite") for p in partial[0].iterdir())  # it was killed mid-way
     with pytest.raises(BundleError, match="not a bundle|does not exist"):
         Bundle(out)
+
+
+def test_structure_check_catches_flex_ops(tiny_model_dir, tmp_path):
+    """The route the converter refuses: the dynamic-batch model with SELECT_TF_OPS needs Flex kernels."""
+    import keras
+    import tensorflow as tf
+
+    from edge_sentiment.converters.verify import check_structure
+
+    model = keras.models.load_model(tiny_model_dir / "model.keras", compile=False)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    path = tmp_path / "flex.tflite"
+    path.write_bytes(converter.convert())
+    failures: list[str] = []
+    structure = check_structure(path, "tflite", failures)
+    assert not structure["builtin_only"]
+    assert failures and "Flex" in failures[0]
