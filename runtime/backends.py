@@ -6,6 +6,7 @@ Engines are imported inside the constructors, so installing only one of them is 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -65,6 +66,8 @@ class OnnxBackend:
     def run(self, ids: np.ndarray) -> np.ndarray:
         if self.row_by_row and len(ids) > 1:
             return np.concatenate([self._run(ids[i : i + 1]) for i in range(len(ids))])
+        if self.fixed_batch and len(ids) != self.fixed_batch:  # a static-batch export: feed it in padded chunks
+            return run_in_chunks(self._run, ids, self.fixed_batch)
         return self._run(ids)
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
@@ -104,18 +107,24 @@ class TfliteBackend:
             return None
 
     def run(self, ids: np.ndarray) -> np.ndarray:
-        ids = ids.astype(self._dtype, copy=False)
-        out = np.empty(len(ids), dtype=np.float32)
-        b = self.fixed_batch or 1
         with self._lock:
-            for start in range(0, len(ids), b):
-                chunk = ids[start : start + b]
-                if len(chunk) < b:  # the last partial chunk is padded up to the static batch
-                    chunk = np.concatenate([chunk, np.zeros((b - len(chunk), ids.shape[1]), ids.dtype)])
-                self._interp.set_tensor(self._in, chunk)
-                self._interp.invoke()
-                out[start : start + b] = self._interp.get_tensor(self._out).reshape(-1)[: len(ids) - start]
-        return out
+            return run_in_chunks(self._invoke, ids.astype(self._dtype, copy=False), self.fixed_batch or 1)
+
+    def _invoke(self, chunk: np.ndarray) -> np.ndarray:
+        self._interp.set_tensor(self._in, chunk)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out).reshape(-1)
+
+
+def run_in_chunks(run: Callable[[np.ndarray], np.ndarray], ids: np.ndarray, batch: int) -> np.ndarray:
+    """Feed a static-batch model: full chunks of ``batch`` rows, the last one padded with PAD rows and trimmed."""
+    out = np.empty(len(ids), dtype=np.float32)
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), ids.shape[1]), ids.dtype)])
+        out[start : start + batch] = run(chunk)[: len(ids) - start]
+    return out
 
 
 def make_backend(name: str, model: bytes | str | Path, threads: int = 1) -> Backend:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class SentimentClassifier:
         # 2 cores 2 workers roughly double throughput (see the benchmark's scaling table); LiteRT serialises on a lock.
         self.workers = max(1, workers) if getattr(backend, "concurrent", False) else 1
         self._pool = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def load(cls, bundle: str | Path, backend: str = "onnx", precision: str = "int8", threads: int = 1,
@@ -103,14 +105,28 @@ class SentimentClassifier:
     def _run_chunk(self, chunk: Sequence[str]) -> np.ndarray:
         if self.workers == 1 or len(chunk) < 2 * self.workers:
             return self.backend.run(self.tokenizer.encode_batch(chunk))
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+        with self._pool_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="edge-sentiment")
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="edge-sentiment")
         step = -(-len(chunk) // self.workers)
         parts = self._pool.map(lambda s: self.backend.run(self.tokenizer.encode_batch(chunk[s : s + step])),
                                range(0, len(chunk), step))
         return np.concatenate(list(parts))
+
+    def close(self) -> None:
+        """Stop the worker threads (only started by predict_batch with workers > 1)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+    def __enter__(self) -> SentimentClassifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def prediction(self, p: float) -> Prediction:
         positive = p >= self.threshold

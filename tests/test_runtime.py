@@ -78,8 +78,8 @@ def test_threads_give_the_same_answers_as_serial_calls(tiny_bundle, keras_refere
 def test_workers_split_batches_without_changing_answers(tiny_bundle, keras_reference):
     texts = keras_reference[0][:300]
     one = SentimentClassifier.load(tiny_bundle, "onnx", "int8").predict_batch(texts, batch_size=128)
-    two = SentimentClassifier.load(tiny_bundle, "onnx", "int8", workers=2)
-    assert two.workers == 2 and two.predict_batch(texts, batch_size=128) == one
+    with SentimentClassifier.load(tiny_bundle, "onnx", "int8", workers=2) as two:
+        assert two.workers == 2 and two.predict_batch(texts, batch_size=128) == one
     assert SentimentClassifier.load(tiny_bundle, "tflite", "int8", workers=2).workers == 1  # LiteRT takes turns
 
 
@@ -196,3 +196,21 @@ def test_mismatched_two_file_pair_is_refused(tiny_bundle, tmp_path):
     (tmp_path / "junk.tflite").write_bytes(b"TFL3" * 10)
     with pytest.raises(BundleError, match="LiteRT cannot load"):
         SentimentClassifier.from_files(tmp_path / "junk.tflite", tiny_bundle / "tokenizer.json")
+
+
+def test_static_batch_onnx_is_fed_in_padded_chunks(tiny_bundle, keras_reference, tmp_path):
+    """An ONNX exported with a fixed batch of 4 (not what convert writes, but what a user may bring)."""
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.models.load_model(tiny_bundle / "model.keras", compile=False)
+    spec = [tf.TensorSpec((4, 64), tf.int32, name="tokens")]
+    proto, _ = tf2onnx.convert.from_function(tf.function(lambda t: model(t, training=False)), input_signature=spec,
+                                             opset=17)
+    (tmp_path / "static.onnx").write_bytes(proto.SerializeToString())
+    clf = SentimentClassifier.from_files(tmp_path / "static.onnx", tiny_bundle / "tokenizer.json")
+    assert clf.backend.fixed_batch == 4
+    texts, _, reference = keras_reference
+    probs = clf.probabilities(texts[:10])  # 4 + 4 + 2 (padded to 4)
+    assert np.max(np.abs(probs - reference[:10])) <= 1e-5
