@@ -8,21 +8,19 @@ p50/p95/p99 after a warm-up. Cold start runs in fresh subprocesses, so nothing t
 from __future__ import annotations
 
 import gc
-import json
 import os
-import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from edge_sentiment.benchmarks.cold_start import cold_start
 from edge_sentiment.benchmarks.report import machine_info, write_report
+from edge_sentiment.benchmarks.throughput import api_throughput, throughput
+from edge_sentiment.benchmarks.throughput import scaling as scaling_study
 from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out
 from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
 from edge_sentiment.runtime.backends import make_backend
@@ -32,9 +30,6 @@ from edge_sentiment.runtime.tokenizer import Tokenizer
 
 RESULT_FORMAT = "edge-sentiment-benchmark/1"
 KINDS = ("model", "text")  # model: ids in -> probability out; text: text in -> label out, tokenization included
-SCALING = {  # ONNX int8 on a few cores: name -> (sessions, intra-op threads per session, caller threads)
-    "1 session x 1 thread": (1, 1, 1), "1 session x 2 threads": (1, 2, 1),
-    "1 session x 1 thread, 2 callers": (1, 1, 2), "2 sessions x 1 thread, 2 callers": (2, 1, 2)}
 CHECK_ROWS = 256  # reviews each row classifies once, untimed, to prove it computes what Keras computes
 
 
@@ -98,7 +93,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     for kind, inputs in (("model", [ids[i : i + 1] for i in range(len(ids))]), ("text", texts)):
         _latency(rows, kind, inputs, plan, iterations)
     progress(f"throughput at batch {', '.join(map(str, sizes))}")
-    _throughput(rows, ids, sizes, plan.throughput_s)
+    throughput(rows, ids, sizes, plan.throughput_s)
     by_key = {row.key: row for row in rows}
     reference = by_key["keras/tf.function"].model(ids[:CHECK_ROWS])
     for row in rows:
@@ -112,14 +107,14 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
                  f"x{row.result['speedup']['text']:<7.1f} best {best['reviews_per_s']:9,.0f}/s @{best['batch']:<4} "
                  f"agree {row.result['check']['agreement']:.3f}  [{row.info['status']}]")
     if any(a.key == "onnx/int8" for a in bundle.artifacts):
-        scaling = _scaling(bundle, ids, sizes, plan.throughput_s, progress)
-        scaling["text_to_label"] = _api_throughput(bundle.root, texts, plan.throughput_s, progress)
+        scaling = scaling_study(bundle, ids, sizes, plan.throughput_s, progress)
+        scaling["text_to_label"] = api_throughput(bundle.root, texts, plan.throughput_s, progress)
     else:  # a TFLite-only bundle: the ONNX scaling study has nothing to run on
         scaling = {"artifact": None, "configs": [], "fastest": None, "text_to_label": []}
     cold = []
     for key in plan.cold_keys or ["keras/model", *(r.key for r in rows if r.info["format"] != "keras")]:
         runs = 1 if key == "keras/model" else plan.cold_runs  # importing TensorFlow takes seconds: once is enough
-        cold.append(c := _cold_start(bundle.root, key, texts[0], threads, runs))
+        cold.append(c := cold_start(bundle.root, key, texts[0], threads, runs))
         progress(f"cold start {key}: " + (c.get("error") or f"{c['child_ms']:.0f} ms in process, "
                                           f"{c['total_ms']:.0f} ms total, peak RSS {c['rss_mb']:.0f} MB"))
     result = {"format": RESULT_FORMAT, "bundle": str(bundle.root), "quick": quick,
@@ -232,118 +227,3 @@ def _latency(rows: list[Row], kind: str, inputs: Sequence, plan: Plan, iteration
         row.result.setdefault("latency", {})[kind] = {
             **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 95, 99)},
             "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "n": len(ms)}
-
-
-def _rate(fn: Callable[[np.ndarray], object], ids: np.ndarray, batch: int, seconds: float) -> float:
-    """Reviews per second at one batch size: repeated calls over consecutive slices of the reviews."""
-    ids = ids if len(ids) >= batch else np.resize(ids, (batch, ids.shape[1]))
-    batches = [ids[s : s + batch] for s in range(0, len(ids) - batch + 1, batch)]
-    fn(batches[0])  # warm-up at this shape
-    calls, start = 0, time.perf_counter_ns()
-    while True:
-        fn(batches[calls % len(batches)])
-        calls += 1
-        elapsed = time.perf_counter_ns() - start
-        if calls >= 2 and elapsed >= seconds * 1e9:
-            return calls * batch / elapsed * 1e9
-
-
-def _throughput(rows: list[Row], ids: np.ndarray, sizes: Sequence[int], seconds: float) -> None:
-    for i, batch in enumerate(sizes):
-        for row in rows[i % len(rows) :] + rows[: i % len(rows)]:
-            row.result.setdefault("throughput", {})[str(batch)] = _rate(row.model, ids, batch, seconds)
-    for row in rows:
-        batch, rate = max(row.result["throughput"].items(), key=lambda kv: kv[1])
-        row.result["throughput_best"] = {"batch": int(batch), "reviews_per_s": rate}
-
-
-def _scaling(bundle: Bundle, ids: np.ndarray, sizes: Sequence[int], seconds: float,
-             progress: Callable[[str], None]) -> dict:
-    """What scales on this machine's cores: more intra-op threads, or sessions driven from parallel callers.
-
-    A multi-caller setup is not measured at batches smaller than its caller count (None there).
-    """
-    a = bundle.find("onnx", "int8")
-    model, configs = bundle.read_checked(a.file, a.sha256), []
-    with ThreadPoolExecutor(max(c for _, _, c in SCALING.values())) as pool:
-        for name, (sessions, threads, callers) in SCALING.items():
-            engines = [make_backend("onnx", model, threads) for _ in range(sessions)] * (callers // sessions)
-
-            def run(x: np.ndarray, engines: list = engines) -> np.ndarray:  # ORT releases the GIL while it runs
-                parts = np.array_split(x, len(engines))
-                return np.concatenate(list(pool.map(lambda ep: ep[0].run(ep[1]), zip(engines, parts, strict=True))))
-
-            fn = engines[0].run if len(engines) == 1 else run
-            rates = {str(b): _rate(fn, ids, b, seconds) if b >= callers else None for b in sizes}
-            configs.append({"name": name, "sessions": sessions, "threads": threads, "callers": callers,
-                            "throughput": rates, "best": max((r for r in rates.values() if r), default=0.0)})
-            progress(f"onnx int8 {name}: best {configs[-1]['best']:,.0f} reviews/s")
-    return {"artifact": a.key, "configs": configs, "fastest": max(configs, key=lambda c: c["best"])["name"]}
-
-
-def _api_throughput(root: Path, texts: Sequence[str], seconds: float, progress: Callable[[str], None]) -> list[dict]:
-    """Text -> label through ``SentimentClassifier.predict_batch`` (tokenization included), 1 vs 2 workers."""
-    from edge_sentiment.runtime import SentimentClassifier
-
-    out = []
-    for workers in (1, 2):
-        clf = SentimentClassifier.load(root, "onnx", "int8", workers=workers, allow_unverified=True)
-        clf.predict_batch(texts[:64])  # warm-up: thread pool and ORT arenas
-        rates = []
-        for _ in range(3):
-            done, start = 0, time.perf_counter()
-            while done == 0 or time.perf_counter() - start < seconds:
-                clf.predict_batch(texts, batch_size=256)
-                done += len(texts)
-            rates.append(done / (time.perf_counter() - start))
-        out.append({"workers": workers, "reviews_per_s": float(np.median(rates))})
-        progress(f"onnx int8 predict_batch, {workers} worker(s): {out[-1]['reviews_per_s']:,.0f} reviews/s text->label")
-    return out
-
-
-# Peak RSS is VmHWM, the peak of the child's own address space: on Linux ru_maxrss survives exec, so a child of this
-# TensorFlow-sized process would report our peak. ru_maxrss (KB on Linux) is only the fallback off Linux.
-_CHILD = """import time
-t0 = time.perf_counter()
-import sys
-root, fmt, precision, threads, text = sys.argv[1:]
-if fmt == "keras":
-    import keras
-    from edge_sentiment.runtime.bundle import Bundle
-    t1 = time.perf_counter()
-    b = Bundle(root)
-    tok, model = b.tokenizer(), keras.models.load_model(b.root / b.manifest["model"]["file"], compile=False)
-    t2 = time.perf_counter()
-    label = b.labels[int(float(model.predict(tok.encode_batch([text]), verbose=0).reshape(-1)[0]) >= 0.5)]
-else:
-    from edge_sentiment.runtime import SentimentClassifier
-    t1 = time.perf_counter()
-    clf = SentimentClassifier.load(root, fmt, precision, int(threads), allow_unverified=True)
-    t2 = time.perf_counter()
-    label = clf.predict(text).label
-t3 = time.perf_counter()
-import json, resource
-status = open("/proc/self/status").read() if sys.platform == "linux" else ""
-kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-kb = int(status.split("VmHWM:")[1].split()[0]) if "VmHWM:" in status else kb
-print(json.dumps({"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3, "first_predict_ms": (t3 - t2) * 1e3,
-                  "child_ms": (t3 - t0) * 1e3, "rss_mb": kb * 1.024e-3, "label": label,
-                  "tensorflow_loaded": "tensorflow" in sys.modules}))
-"""
-
-
-def _cold_start(root: Path, key: str, text: str, threads: int, runs: int) -> dict:
-    """Import + load + first predict in fresh processes: timed inside the child from its first line, and by us."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3"}
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(root), *key.split("/"), str(threads), text],
-                              capture_output=True, text=True, env=env, timeout=300, check=False)
-        if proc.returncode != 0:
-            return {"key": key, "runs": len(samples), "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
-        samples.append({**json.loads(proc.stdout.strip().splitlines()[-1]),
-                        "total_ms": (time.perf_counter() - start) * 1e3})
-    numeric = ("import_ms", "load_ms", "first_predict_ms", "child_ms", "total_ms", "rss_mb")
-    return {"key": key, "runs": runs, **{k: statistics.median(s[k] for s in samples) for k in numeric},
-            "tensorflow_loaded": any(s["tensorflow_loaded"] for s in samples), "samples": samples}

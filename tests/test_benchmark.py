@@ -29,7 +29,20 @@ def test_report_files_exist(quick_report):
         assert (out / name).stat().st_size > 0, name
     assert (out / "latency.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "report.md").read_text()
-    assert "| artifact" in md.lower() or "artifact |" in md.lower()
+    for section in ("## Headline", "## Throughput", "## Cold start", "## Which to ship", "## Goals", "## Machine"):
+        assert section in md
+
+
+def test_markdown_shows_the_json_figures(quick_report):
+    """Each artifact's headline row carries its JSON p50 and speed-up, so the table and the JSON cannot drift."""
+    from edge_sentiment.benchmarks.report import _ms
+
+    out, report = quick_report
+    lines = (out / "report.md").read_text().splitlines()
+    for row in report["rows"]:
+        line = next(x for x in lines if x.startswith(f"| {row['label']}"))
+        assert _ms(row["latency"]["text"]["p50_ms"]) in line
+        assert f"×{row['speedup']['text']:,.1f}" in line
 
 
 def test_every_artifact_and_keras_is_a_row(quick_report):
