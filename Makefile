@@ -17,7 +17,7 @@ $(BIN)/edge-sentiment: pyproject.toml constraints.txt
 pipeline: $(BIN)/edge-sentiment
 	$(BIN)/edge-sentiment pipeline --out $(OUT) --force
 
-## the test suite (about 30 s on 2 cores after the install)
+## the test suite (about 70 s on 2 cores after the install)
 test: $(BIN)/edge-sentiment
 	$(BIN)/python -m pytest -q
 

@@ -84,3 +84,19 @@ def test_predict_refuses_empty_text_and_bad_backend(tiny_bundle):
     assert empty.exit_code == 2 and "empty" in empty.output
     wrong = runner.invoke(app, ["predict", str(tiny_bundle), "hi", "--backend", "coreml"])
     assert wrong.exit_code == 2 and "no coreml/int8 artifact" in wrong.output
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end_small(tmp_path):
+    """The README's main job, shrunk: 3,000 real reviews, 2 epochs, gate on 300, quick benchmark (~40 s)."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["pipeline", "--out", str(out), "--limit", "3000", "--epochs", "2",
+                                 "--gate-limit", "300", "--quick"])
+    assert result.exit_code == 0, result.output
+    for path in ("model/model.keras", "bundle/manifest.json", "bundle/model_int8.onnx", "bundle/model_int8.tflite",
+                 "bundle/model_int8_full.tflite", "report/report.md", "report/latency.png"):
+        assert (out / path).is_file(), path
+    manifest = json.loads((out / "bundle" / "manifest.json").read_text())
+    assert manifest["verified"] is True
+    assert not next(a for a in manifest["artifacts"] if a["precision"] == "int8-full")["verified"]  # too big: 174 %
+    assert "Keras test accuracy" in result.stdout and "## Which to ship" in result.stdout
