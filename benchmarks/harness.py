@@ -26,6 +26,7 @@ from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
 from edge_sentiment.runtime.backends import make_backend
 from edge_sentiment.runtime.bundle import Bundle
 from edge_sentiment.runtime.classifier import SentimentClassifier
+from edge_sentiment.runtime.errors import BundleError
 from edge_sentiment.runtime.tokenizer import Tokenizer
 
 RESULT_FORMAT = "edge-sentiment-benchmark/1"
@@ -138,7 +139,9 @@ def _keras_rows(bundle: Bundle, tokenizer: Tokenizer, plan: Plan,
     import keras
     import tensorflow as tf
 
-    entry = bundle.manifest["model"]
+    entry = bundle.manifest.get("model") or {}
+    if "file" not in entry or "sha256" not in entry:
+        raise BundleError(f"{bundle.root}/manifest.json has no model entry: the benchmark needs model.keras")
     bundle.read_checked(entry["file"], entry["sha256"])
     model = keras.models.load_model(bundle.root / entry["file"], compile=False)
     graph = tf.function(lambda x: model(x, training=False),

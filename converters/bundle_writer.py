@@ -168,6 +168,8 @@ def verify_bundle(bundle_dir: str | Path, thresholds: Thresholds = Thresholds(),
     import keras
 
     bundle = Bundle(bundle_dir)
+    if not bundle.artifacts:
+        raise BundleError(f"{bundle.root / MANIFEST} lists no artifacts: there is nothing to verify")
     tokenizer = bundle.tokenizer()
     for a in bundle.artifacts:
         bundle.read_checked(a.file, a.sha256)  # a corrupt file is refused before any engine touches it

@@ -70,20 +70,25 @@ def check_artifact(path: Path, fmt: str, precision: str, ids: np.ndarray, labels
         keras_accuracy=float(np.mean(ref_pred == labels)), bytes=path.stat().st_size,
     )
     t = thresholds
+    # Comparisons are written "not (value <= limit)" so that a NaN anywhere fails instead of slipping through.
+    if not np.all(np.isfinite(probs)) or not np.all((probs >= 0) & (probs <= 1)):
+        result.failures.append("outputs are not probabilities (NaN, inf or outside [0, 1])")
     if precision == "float32":
-        if result.max_abs_diff > t.float_max_abs_diff:
+        if not result.max_abs_diff <= t.float_max_abs_diff:
             result.failures.append(f"max |dp| {result.max_abs_diff:.2e} > {t.float_max_abs_diff:.0e}")
     else:
-        if result.agreement < t.int8_min_agreement:
+        if not result.agreement >= t.int8_min_agreement:
             result.failures.append(f"label agreement {result.agreement:.2%} < {t.int8_min_agreement:.1%}")
         drop = result.keras_accuracy - result.accuracy
-        if drop > t.int8_max_accuracy_drop:
+        if not drop <= t.int8_max_accuracy_drop:
             result.failures.append(f"accuracy {result.accuracy:.4f} is {drop * 100:.2f} pt below Keras' "
                                    f"{result.keras_accuracy:.4f} (limit {t.int8_max_accuracy_drop * 100:.1f} pt)")
-        if float_twin_bytes:
+        if not float_twin_bytes:
+            result.failures.append("no float32 twin in the bundle to compare its size with")
+        else:
             ratio = result.bytes / float_twin_bytes
             result.structure["size_ratio_vs_float32"] = round(ratio, 4)
-            if ratio > t.int8_max_size_ratio:
+            if not ratio <= t.int8_max_size_ratio:
                 result.failures.append(f"size {ratio:.0%} of float32 > {t.int8_max_size_ratio:.0%}")
     result.structure.update(check_structure(path, fmt, result.failures))
     return result

@@ -63,6 +63,19 @@ def atomic_directory(final: Path, force: bool = False) -> Iterator[Path]:
         raise
 
 
+def ensure_writable(final: Path, force: bool = False) -> None:
+    """Fail fast, before minutes of work, if ``final`` could not be written by :func:`atomic_directory`."""
+    try:
+        with atomic_directory(Path(final), force=force):
+            raise _Probe()  # leave the block by an exception: the temp dir is removed, ``final`` never touched
+    except _Probe:
+        pass
+
+
+class _Probe(Exception):
+    pass
+
+
 def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

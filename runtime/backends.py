@@ -5,6 +5,7 @@ Engines are imported inside the constructors, so installing only one of them is 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -128,6 +129,8 @@ def run_in_chunks(run: Callable[[np.ndarray], np.ndarray], ids: np.ndarray, batc
 
 
 def make_backend(name: str, model: bytes | str | Path, threads: int = 1) -> Backend:
+    if not isinstance(threads, int) or not 1 <= threads <= 4 * (os.cpu_count() or 1):
+        raise ValueError(f"threads must be an int between 1 and {4 * (os.cpu_count() or 1)}, got {threads!r}")
     if name == "onnx":
         return OnnxBackend(model, threads)
     if name == "tflite":

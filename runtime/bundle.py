@@ -64,10 +64,14 @@ class Bundle:
 
     def _artifact(self, e: dict) -> Artifact:
         try:
-            return Artifact(e["format"], e["precision"], e["file"], e["sha256"], int(e["bytes"]),
-                            bool(e.get("verified", False)), e)
+            a = Artifact(e["format"], e["precision"], e["file"], e["sha256"], int(e["bytes"]),
+                         e.get("verified", False) is True, e)
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{self.root / MANIFEST}: artifact entry {e!r:.120} is malformed ({exc})") from exc
+        if (a.format, a.precision) not in CONVERTIBLE:
+            raise BundleError(f"{self.root / MANIFEST}: artifact {a.file} has an unknown kind "
+                              f"{a.format}/{a.precision}; it was not written by edge-sentiment")
+        return a
 
     def find(self, backend: str, precision: str) -> Artifact:
         for a in self.artifacts:

@@ -129,5 +129,7 @@ class SentimentClassifier:
         self.close()
 
     def prediction(self, p: float) -> Prediction:
+        if not 0.0 <= p <= 1.0:  # NaN included: a broken model must not turn into a confident "negative"
+            raise BundleError(f"{self.source or 'the model'} returned {p}, not a probability; the model is broken")
         positive = p >= self.threshold
         return Prediction(self.labels[int(positive)], p if positive else 1.0 - p, p)

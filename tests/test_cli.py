@@ -31,14 +31,15 @@ def test_predict_one_text(tiny_bundle):
 @pytest.mark.slow
 def test_predict_stream_keeps_line_numbers_and_reports_bad_lines(tiny_bundle, tmp_path):
     lines = [b'\xef\xbb\xbf{"text": "great film"}', b"", b'{"text": "dull and boring"}', b"\xff\xfe broken", b"{oops",
-             b"fine acting"]
+             b"fine acting", b"!!!", b"the end"]
     src = tmp_path / "in.txt"
     src.write_bytes(b"\n".join(lines) + b"\n")
     result = runner.invoke(app, ["predict", str(tiny_bundle), "--input", str(src)])
     assert result.exit_code == 3
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["line"] for r in records] == [1, 2, 3, 4, 5, 6]
-    assert ["error" in r for r in records] == [False, True, False, True, True, False]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert ["error" in r for r in records] == [False, True, False, True, True, False, True, False]
+    assert "no words" in records[6]["error"]
     assert "not UTF-8" in records[3]["error"] and "invalid JSON" in records[4]["error"]
     piped = runner.invoke(app, ["predict", str(tiny_bundle), "-i", "-"], input="great film\nfine acting\n")
     # the BOM-prefixed JSON line was read as JSON, i.e. as the text "great film"

@@ -24,6 +24,7 @@ def keras_reference(tiny_bundle, tiny_splits):
 
     texts = [t for t, _ in tiny_splits.test[:400]]
     labels = np.array([y for _, y in tiny_splits.test[:400]])
+    assert 100 < labels.sum() < 300  # both classes, or the accuracy checks below would only measure one
     model = keras.models.load_model(tiny_bundle / "model.keras", compile=False)
     ids = Bundle(tiny_bundle).tokenizer().encode_batch(texts)
     return texts, labels, model.predict(ids, verbose=0).reshape(-1)
@@ -38,8 +39,8 @@ def test_text_to_probability_parity_with_keras(tiny_bundle, keras_reference, bac
     if precision == "float32":
         assert np.max(np.abs(probs - reference)) <= 1e-5
     else:
-        assert np.mean((probs > 0.5) == (reference > 0.5)) >= 0.995
-        assert np.mean((reference > 0.5) == labels) - np.mean((probs > 0.5) == labels) <= 0.005
+        assert np.mean((probs >= 0.5) == (reference >= 0.5)) >= 0.995
+        assert np.mean((reference >= 0.5) == labels) - np.mean((probs >= 0.5) == labels) <= 0.005
     assert [p.label for p in preds] == ["positive" if p >= 0.5 else "negative" for p in probs]
     single = clf.predict(texts[3])
     # Batch-independent for every artifact, ONNX dynamic int8 included (fed row by row, see runtime/backends.py).
@@ -167,6 +168,12 @@ def test_damaged_bundles_are_refused(bundle_copy, how, message):
     _damage(bundle_copy, how)
     with pytest.raises(BundleError, match=message):
         SentimentClassifier.load(bundle_copy, "onnx", "int8")
+
+
+@pytest.mark.parametrize("threads", [0, -1, 10_000, "2"])
+def test_bad_thread_counts_are_refused(tiny_bundle, threads):
+    with pytest.raises(ValueError, match="threads must be an int"):
+        SentimentClassifier.load(tiny_bundle, threads=threads)
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5])

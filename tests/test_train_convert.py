@@ -148,3 +148,35 @@ def test_structure_check_catches_flex_ops(tiny_model_dir, tmp_path):
     structure = check_structure(path, "tflite", failures)
     assert not structure["builtin_only"]
     assert failures and "Flex" in failures[0]
+
+
+@pytest.mark.parametrize("poison", [0.5, float("nan")])
+def test_gate_catches_a_wrong_model_with_a_valid_checksum(bundle_copy, poison):
+    """A float32 ONNX whose output bias was changed (shifted, or NaN) and re-hashed into the manifest: the checksum
+    passes, the gate must not."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    path = bundle_copy / "model_float32.onnx"
+    proto = onnx.load(str(path))
+    bias = next(t for t in proto.graph.initializer  # the sigmoid layer's bias: the one float of shape [1]
+                if list(t.dims) == [1] and t.data_type == onnx.TensorProto.FLOAT)
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + np.float32(poison), bias.name))
+    path.write_bytes(proto.SerializeToString())
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["file"] == path.name)
+    entry["sha256"], entry["bytes"] = sha256_file(path), path.stat().st_size
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    results = verify_bundle(bundle_copy, limit=200, progress=lambda _: None)
+    bad = next(r for r in results if r.file == path.name)
+    assert not bad.passed and "max |dp|" in " ".join(bad.failures)
+    assert all(r.passed for r in results if r.file != path.name)
+
+
+def test_verify_refuses_an_empty_bundle(bundle_copy):
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    manifest["artifacts"] = []
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="lists no artifacts"):
+        verify_bundle(bundle_copy, limit=50, progress=lambda _: None)

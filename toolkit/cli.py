@@ -43,6 +43,14 @@ def friendly_errors(fn):
 
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1 if isinstance(exc, ParityError) else 2) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: still one line (exit 4, never mistaken for a failed gate)
+            typer.secho(f"error: unexpected {type(exc).__name__}: {exc}. Please report it with the command you ran; "
+                        "set EDGE_SENTIMENT_DEBUG=1 for the traceback", fg=typer.colors.RED, err=True)
+            if os.environ.get("EDGE_SENTIMENT_DEBUG"):
+                raise
+            raise typer.Exit(4) from None
 
     return wrapper
 
@@ -62,12 +70,12 @@ def train(
     out: Path = typer.Option(Path("artifacts/model"), "--out", "-o", help="Model directory to write."),
     data: str = typer.Option("bundled", help="bundled (offline IMDB, re-split) | tfds | aclimdb | file"),
     path: Optional[Path] = typer.Option(None, help="aclImdb folder/tarball, or a .csv/.jsonl for --data file."),
-    epochs: int = typer.Option(10, help="Upper bound; early stopping on val usually ends sooner."),
-    batch_size: int = typer.Option(128, help="Reviews per training step."),
-    learning_rate: float = typer.Option(2e-3, help="Adam learning rate."),
+    epochs: int = typer.Option(10, min=1, help="Upper bound; early stopping on val usually ends sooner."),
+    batch_size: int = typer.Option(128, min=1, help="Reviews per training step."),
+    learning_rate: float = typer.Option(2e-3, min=1e-9, help="Adam learning rate."),
     vocab_size: int = typer.Option(10_000, help="Tokenizer + embedding size (PAD and OOV included)."),
     max_len: int = typer.Option(200, help="Tokens per review (pad/truncate); the seed used 150."),
-    limit: Optional[int] = typer.Option(None, help="Use only this many training reviews (quick runs)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only this many training reviews (quick runs)."),
     seed: int = typer.Option(42, help="Seeds the split, the weights and the shuffling."),
     deterministic: bool = typer.Option(True, help="TF op determinism (bit-exact reruns; may be slower on a GPU)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
@@ -101,7 +109,7 @@ def convert(
     out: Path = typer.Option(Path("artifacts/bundle"), "--out", "-o", help="Bundle directory to write."),
     formats: str = typer.Option("tflite,onnx", help="Comma list: tflite, onnx."),
     precisions: str = typer.Option("float32,int8", help="Comma list: float32, int8, int8-full (TFLite, experimental)."),
-    limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
     float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
     int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
     int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),
@@ -126,7 +134,7 @@ def convert(
 @friendly_errors
 def verify(
     bundle: Path = typer.Argument(..., help="A bundle directory."),
-    limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
     float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
     int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
     int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),

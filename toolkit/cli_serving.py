@@ -25,8 +25,8 @@ def predict(
                                              "Streams JSONL out."),
     backend: str = typer.Option("onnx", help="onnx | tflite"),
     precision: str = typer.Option("int8", help="float32 | int8 | int8-full"),
-    threads: int = typer.Option(1, help="Engine intra-op threads."),
-    workers: int = typer.Option(1, help="Threads sharing a streamed chunk (ONNX only): 2 on a 2-core machine "
+    threads: int = typer.Option(1, min=1, help="Engine intra-op threads."),
+    workers: int = typer.Option(1, min=1, help="Threads sharing a streamed chunk (ONNX only): 2 on a 2-core machine "
                                         "roughly doubles throughput."),
     allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use an artifact that failed the gate."),
     as_json: bool = typer.Option(False, "--json", help="JSON output for a single text."),
@@ -94,6 +94,8 @@ def _stream(clf, source: str) -> Iterator[dict]:
         try:
             text = _parse(raw)
             check_text(text)
+            if not clf.tokenizer.split(text[:100_000]):  # the same refusal predict() gives, but per line
+                raise ValueError("no words (only punctuation or invisible characters): nothing to classify")
         except ValueError as exc:
             yield from flush()
             yield {"line": n, "error": str(exc)}
@@ -112,7 +114,7 @@ def benchmark(
     quick: bool = typer.Option(False, "--quick", help="A small, fast run for smoke tests."),
     batch_sizes: Optional[str] = typer.Option(None, help="Throughput batch sizes, e.g. 1,16,64,256 (the default; "
                                                           "1,16 with --quick)."),
-    threads: int = typer.Option(1, help="Engine intra-op threads for the latency rows."),
+    threads: int = typer.Option(1, min=1, help="Engine intra-op threads for the latency rows."),
 ) -> None:
     """Latency (p50/p95/p99), throughput, cold start, RSS, size and accuracy of every artifact vs Keras, in one run."""
     _quiet_tensorflow()
@@ -147,9 +149,9 @@ def pipeline(
     out: Path = typer.Option(Path("artifacts/default"), "--out", "-o", help="Folder for model/, bundle/, report/."),
     data: str = typer.Option("bundled", help="bundled | tfds | aclimdb | file"),
     path: Optional[Path] = typer.Option(None, help="Data path for --data aclimdb/file."),
-    epochs: int = typer.Option(10, help="Upper bound; early stopping on val usually ends sooner."),
-    limit: Optional[int] = typer.Option(None, help="Train on only this many reviews (quick runs)."),
-    gate_limit: Optional[int] = typer.Option(None, help="Gate on the first N test reviews instead of all."),
+    epochs: int = typer.Option(10, min=1, help="Upper bound; early stopping on val usually ends sooner."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Train on only this many reviews (quick runs)."),
+    gate_limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
     quick: bool = typer.Option(False, "--quick", help="Quick benchmark."),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs in --out."),
 ) -> None:

@@ -109,21 +109,27 @@ def _resplit(examples: list[Example], test_size: int, val_size: int, seed: int, 
         test_size = max(1, len(unique) // 5)
         val_size = max(1, len(unique) // 10)
     groups = _by_label_shuffled(unique, seed)
-    test = _take_stratified(groups, test_size)
-    val = _take_stratified(groups, val_size)
+    test = _mixed(_take_stratified(groups, test_size), seed + 3)
+    val = _mixed(_take_stratified(groups, val_size), seed + 4)
     train = groups[0] + groups[1]
     random.Random(seed + 1).shuffle(train)
     return Splits(train, val, test, source)
+
+
+def _mixed(examples: list[Example], seed: int) -> list[Example]:
+    """Shuffled in place and returned: any prefix (``--limit``, a benchmark sample) then holds both classes."""
+    random.Random(seed).shuffle(examples)
+    return examples
 
 
 def _carve_val(train: list[Example], test: list[Example], val_size: int, seed: int, source: str) -> Splits:
     """Official train/test: val comes out of train; train texts that also occur in test are dropped."""
     test_texts = {t for t, _ in test}
     groups = _by_label_shuffled([ex for ex in _dedupe(train) if ex[0] not in test_texts], seed)
-    val = _take_stratified(groups, val_size)
+    val = _mixed(_take_stratified(groups, val_size), seed + 4)
     rest = groups[0] + groups[1]
     random.Random(seed + 1).shuffle(rest)
-    return Splits(rest, val, test, source)
+    return Splits(rest, val, _mixed(list(test), seed + 3), source)  # official test files come sorted by label
 
 
 def _stratified_take(examples: list[Example], n: int, seed: int) -> list[Example]:
@@ -230,7 +236,7 @@ def read_file(path: Path) -> list[Example]:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    text = _decode_utf8(raw, str(path))
+    text = _decode_utf8(raw, str(path)).removeprefix("\ufeff")  # spreadsheets write "CSV UTF-8" with a BOM
     rows: list[Example] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for n, line in enumerate(text.splitlines(), 1):

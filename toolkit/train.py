@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sentiment.runtime.atomic import atomic_directory, atomic_write_text
+from edge_sentiment.runtime.atomic import atomic_directory, atomic_write_text, ensure_writable
 from edge_sentiment.runtime.tokenizer import Tokenizer, TokenizerConfig
 from edge_sentiment.toolkit.data import Splits
 from edge_sentiment.toolkit.model import ModelConfig, build_model
@@ -85,6 +85,9 @@ def train(
     import tensorflow as tf
 
     tcfg = train_config or TrainConfig()
+    ensure_writable(Path(out_dir), force)  # before minutes of training, not after
+    if not splits.train or not splits.val or not splits.test:
+        raise ValueError(f"the data gave {splits.sizes()} examples: every split needs at least one; use more data")
     seed_everything(tcfg.seed, tcfg.deterministic)
     tok_cfg = tokenizer_config or TokenizerConfig()
     tokenizer = Tokenizer.fit((t for t, _ in splits.train), tok_cfg)
@@ -167,8 +170,7 @@ def fit_from_options(out: Path, data: str, path: Path | None, epochs: int, batch
     """The CLI's and the pipeline's entry: load the data source, then :func:`train` with these settings."""
     from edge_sentiment.toolkit.data import load_splits
 
-    if Path(out).exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    ensure_writable(Path(out), force)
     splits = load_splits(data, path, seed=seed, limit=limit)
     tok = TokenizerConfig(vocab_size=vocab_size, max_len=max_len)
     model = ModelConfig(vocab_size=vocab_size, max_len=max_len)
