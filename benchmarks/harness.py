@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +119,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
         progress(f"cold start {key}: " + (c.get("error") or f"{c['child_ms']:.0f} ms in process, "
                                           f"{c['total_ms']:.0f} ms total, peak RSS {c['rss_mb']:.0f} MB"))
     result = {"format": RESULT_FORMAT, "bundle": str(bundle.root), "quick": quick,
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "created": datetime.now(UTC).isoformat(timespec="seconds"),
               "settings": {"batch_sizes": list(sizes), "iterations": iterations, "threads": threads,
                            "reviews": len(texts), "plan": asdict(plan)},
               "keras_accuracy": by_key["keras/predict"].info["accuracy"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_sentiment.benchmarks.plots import write_plots
@@ -217,4 +217,4 @@ def machine_info(threads: int, tf_threads: dict, load_before: tuple[float, ...])
                         **{k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS") if k in os.environ}},
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date_utc": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +134,7 @@ def build_manifest(source: SourceModel, root: Path, results: list[ParityResult],
     return {
         "format": BUNDLE_FORMAT,
         "schema_version": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels": list(LABELS),
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256_file(root / "tokenizer.json"),
                       "config": asdict(source.tokenizer.config)},
