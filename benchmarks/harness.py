@@ -21,12 +21,10 @@ from edge_sentiment.benchmarks.cold_start import cold_start
 from edge_sentiment.benchmarks.report import machine_info, write_report
 from edge_sentiment.benchmarks.throughput import api_throughput, throughput
 from edge_sentiment.benchmarks.throughput import scaling as scaling_study
-from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out
-from edge_sentiment.converters.common import FORMATS, PRECISIONS, SourceModel
-from edge_sentiment.runtime.backends import make_backend
+from edge_sentiment.converters.bundle_writer import EXPERIMENTAL, held_out, reference_model
+from edge_sentiment.converters.common import FORMATS, PRECISIONS
 from edge_sentiment.runtime.bundle import Bundle
 from edge_sentiment.runtime.classifier import SentimentClassifier
-from edge_sentiment.runtime.errors import BundleError
 from edge_sentiment.runtime.tokenizer import Tokenizer
 
 RESULT_FORMAT = "edge-sentiment-benchmark/1"
@@ -84,8 +82,7 @@ def run_benchmark(bundle_dir: str | Path, out_dir: str | Path, quick: bool = Fal
     tokenizer = bundle.tokenizer()
     progress("loading Keras and the held-out reviews")
     rows, model, tf_threads = _keras_rows(bundle, tokenizer, plan, iterations)
-    source = SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")})
-    texts = held_out(source, plan.reviews)[0]
+    texts = held_out(bundle.manifest.get("data"), tokenizer, plan.reviews, bundle.root / "manifest.json")[0]
     ids = tokenizer.encode_batch(texts)
     tokenizer_speed = _tokenizer_rate(tokenizer, texts, plan.throughput_s)
     progress(f"tokenizer: {tokenizer_speed['reviews_per_s']:,.0f} reviews/s, one text per call, one thread")
@@ -136,14 +133,10 @@ def _keras_rows(bundle: Bundle, tokenizer: Tokenizer, plan: Plan,
     """Keras three ways: ``predict`` (what notebooks do), an eager call, and a compiled ``tf.function``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    import keras
     import tensorflow as tf
 
-    entry = bundle.manifest.get("model") or {}
-    if "file" not in entry or "sha256" not in entry:
-        raise BundleError(f"{bundle.root}/manifest.json has no model entry: the benchmark needs model.keras")
-    bundle.read_checked(entry["file"], entry["sha256"])
-    model = keras.models.load_model(bundle.root / entry["file"], compile=False)
+    model = reference_model(bundle)
+    entry = bundle.manifest["model"]
     graph = tf.function(lambda x: model(x, training=False),
                         input_signature=[tf.TensorSpec((None, tokenizer.config.max_len), tf.int32)])
     paths = {"predict": (lambda x: model.predict(x, batch_size=len(x), verbose=0), plan.keras_predict_max),
@@ -171,8 +164,8 @@ def _engine_rows(bundle: Bundle, threads: int, max_iterations: int) -> list[Row]
     rows = []
     for a in sorted(bundle.artifacts, key=lambda a: (a.precision in EXPERIMENTAL, FORMATS.index(a.format),
                                                      PRECISIONS.index(a.precision))):
-        backend = make_backend(a.format, bundle.read_checked(a.file, a.sha256), threads)
         clf = SentimentClassifier.load(bundle.root, a.format, a.precision, threads, allow_unverified=True)
+        backend = clf.backend
         p = a.entry.get("parity", {})
         info = {"label": f"{'ONNX' if a.format == 'onnx' else 'TFLite'} {a.precision}", "format": a.format,
                 "precision": a.precision, "file": a.file, "bytes": a.bytes, "verified": a.verified,

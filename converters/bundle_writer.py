@@ -24,6 +24,7 @@ from edge_sentiment.converters.verify import ParityError, ParityResult, Threshol
 from edge_sentiment.runtime.atomic import atomic_directory, atomic_write_text
 from edge_sentiment.runtime.bundle import BUNDLE_FORMAT, LABELS, MANIFEST, SCHEMA_VERSION, Bundle, sha256_file
 from edge_sentiment.runtime.errors import BundleError
+from edge_sentiment.runtime.tokenizer import Tokenizer
 
 CONVERTERS = {"onnx": to_onnx, "tflite": to_tflite}
 EXPERIMENTAL = {"int8-full"}  # written and measured, but a gate failure does not fail the convert
@@ -34,19 +35,31 @@ def artifact_name(fmt: str, precision: str) -> str:
     return f"model_{precision.replace('-', '_')}.{fmt}"
 
 
-def held_out(source: SourceModel, limit: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+def held_out(data_spec: dict | None, tokenizer: Tokenizer, limit: int | None,
+             where: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The model's own test split (rebuilt from the data spec it was trained with) and train ids for calibration."""
     from edge_sentiment.toolkit.data import load_splits
 
-    if not source.config.get("data"):
-        raise BundleError(f"{source.root}: config.json has no data spec, so the model's held-out test split cannot be "
+    if not data_spec:
+        raise BundleError(f"{where}: no data spec was recorded, so the model's held-out test split cannot be "
                           "rebuilt for the parity gate; re-run `edge-sentiment train`")
-    spec = dict(source.config["data"])
+    spec = dict(data_spec)
     spec.pop("limit", None)
     splits = load_splits(**spec)
     test = splits.test[:limit] if limit else splits.test
-    calibration = source.tokenizer.encode_batch([t for t, _ in splits.train[:to_tflite.CALIBRATION_SAMPLES]])
+    calibration = tokenizer.encode_batch([t for t, _ in splits.train[:to_tflite.CALIBRATION_SAMPLES]])
     return [t for t, _ in test], np.array([y for _, y in test]), calibration
+
+
+def reference_model(bundle: Bundle):
+    """The bundle's ``model.keras`` (checksummed): the reference that verify and the benchmark compare with."""
+    import keras
+
+    entry = bundle.manifest.get("model") or {}
+    if "file" not in entry or "sha256" not in entry:
+        raise BundleError(f"{bundle.root / MANIFEST} has no model entry: model.keras is needed as the reference")
+    bundle.read_checked(entry["file"], entry["sha256"])
+    return keras.models.load_model(bundle.root / entry["file"], compile=False)
 
 
 def convert_model_dir(
@@ -81,7 +94,8 @@ def convert_model_dir(
     results: list[ParityResult] = []
     with atomic_directory(out, force=True) as tmp:  # first, so an unwritable --out fails before any work
         source = load_model_dir(model_dir)
-        texts, labels, calibration = held_out(source, limit)
+        texts, labels, calibration = held_out(source.config.get("data"), source.tokenizer, limit,
+                                              source.root / "config.json")
         ids = source.tokenizer.encode_batch(texts)
         progress(f"reference: Keras on {len(ids):,} held-out reviews")
         reference = keras_probabilities(source.model, ids)
@@ -89,6 +103,7 @@ def convert_model_dir(
             if (source.root / name).exists():
                 shutil.copy2(source.root / name, tmp / name)
         timings: dict[str, float] = {}
+        infos: dict[str, dict] = {}  # file -> describe(): computed once, for the gate and the manifest
         for fmt in formats:
             float_bytes = None
             for precision in sorted(precisions, key=PRECISIONS.index):  # float32 first: int8 compares its size
@@ -101,11 +116,13 @@ def convert_model_dir(
                 path = CONVERTERS[fmt].convert(source.model, target, precision, calibration)
                 timings[f"{fmt}/{precision}"] = round(time.perf_counter() - start, 2)
                 progress(f"verify  {fmt}/{precision} on {len(ids):,} reviews")
-                result = check_artifact(path, fmt, precision, ids, labels, reference, thresholds, float_bytes)
+                infos[path.name] = CONVERTERS[fmt].describe(path)
+                result = check_artifact(path, fmt, precision, ids, labels, reference, thresholds, float_bytes,
+                                        infos[path.name])
                 if precision == "float32":
                     float_bytes = result.bytes
                 results.append(result)
-        manifest = build_manifest(source, tmp, results, thresholds, timings)
+        manifest = build_manifest(source, tmp, results, infos, thresholds, timings)
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2))
         blocking = [r for r in results if not r.passed and r.precision not in EXPERIMENTAL]
         if blocking:
@@ -119,12 +136,12 @@ def convert_model_dir(
     return manifest, results
 
 
-def build_manifest(source: SourceModel, root: Path, results: list[ParityResult], thresholds: Thresholds,
-                   timings: dict[str, float]) -> dict:
+def build_manifest(source: SourceModel, root: Path, results: list[ParityResult], infos: dict[str, dict],
+                   thresholds: Thresholds, timings: dict[str, float]) -> dict:
     artifacts = []
     for r in results:
         path = root / r.file
-        info = CONVERTERS[r.format].describe(path)
+        info = infos[r.file]
         artifacts.append({
             "format": r.format, "precision": r.precision, "file": r.file, "sha256": sha256_file(path),
             "bytes": path.stat().st_size, "inputs": info["inputs"], "outputs": info["outputs"],
@@ -165,21 +182,14 @@ def verify_bundle(bundle_dir: str | Path, thresholds: Thresholds = Thresholds(),
                   progress: Callable[[str], None] = print) -> list[ParityResult]:
     """Re-run the gate on an existing bundle (checksums first). Read-only: the manifest keeps the figures and the
     trust that ``convert`` recorded, so a verify with looser thresholds or a --limit can never promote an artifact."""
-    import keras
-
     bundle = Bundle(bundle_dir)
     if not bundle.artifacts:
         raise BundleError(f"{bundle.root / MANIFEST} lists no artifacts: there is nothing to verify")
     tokenizer = bundle.tokenizer()
     for a in bundle.artifacts:
         bundle.read_checked(a.file, a.sha256)  # a corrupt file is refused before any engine touches it
-    model_entry = bundle.manifest.get("model") or {}
-    if "file" not in model_entry or "sha256" not in model_entry:
-        raise BundleError(f"{bundle.root / MANIFEST} has no model entry: verify needs model.keras as the reference")
-    bundle.read_checked(model_entry["file"], model_entry["sha256"])
-    model = keras.models.load_model(bundle.root / model_entry["file"], compile=False)
-    source = SourceModel(bundle.root, model, tokenizer, {}, {"data": bundle.manifest.get("data")})
-    texts, labels, _ = held_out(source, limit)
+    model = reference_model(bundle)
+    texts, labels, _ = held_out(bundle.manifest.get("data"), tokenizer, limit, bundle.root / MANIFEST)
     ids = tokenizer.encode_batch(texts)
     progress(f"reference: Keras on {len(ids):,} held-out reviews")
     reference = keras_probabilities(model, ids)

@@ -48,12 +48,17 @@ def load_model_dir(root: str | Path) -> SourceModel:
     return SourceModel(root, model, tokenizer, _json_or_empty(root / METRICS_FILE), _json_or_empty(root / CONFIG_FILE))
 
 
+def embedding_rows(model) -> int | None:
+    """Rows of the model's embedding table: the vocab size its tokenizer must have."""
+    return next((int(layer.input_dim) for layer in model.layers if hasattr(layer, "input_dim")), None)
+
+
 def check_tokenizer_fits(model, tokenizer: Tokenizer, where: Path) -> None:
     shape = tuple(model.inputs[0].shape)
     if len(shape) != 2 or shape[1] != tokenizer.config.max_len:
         raise BundleError(f"{where}: the model takes inputs of shape {shape} but the tokenizer pads to "
                           f"max_len={tokenizer.config.max_len}; they were not trained together")
-    rows = next((int(layer.input_dim) for layer in model.layers if hasattr(layer, "input_dim")), None)
+    rows = embedding_rows(model)
     if rows is not None and rows != tokenizer.config.vocab_size:
         raise BundleError(f"{where}: the model's embedding has {rows} rows but the tokenizer's vocab_size is "
                           f"{tokenizer.config.vocab_size}; the tokenizer does not belong to this model")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from edge_sentiment.converters.common import ConversionError, check_precision
+from edge_sentiment.converters.common import ConversionError, check_precision, embedding_rows
 from edge_sentiment.runtime.atomic import atomic_write_bytes
 
 OPSET = 17
@@ -46,7 +46,7 @@ def _float_proto(model):
     except Exception as exc:
         raise ConversionError(f"tf2onnx failed on the model: {type(exc).__name__}: {exc}") from exc
     _rename_output(proto, OUTPUT_NAME)
-    rows = next((int(layer.input_dim) for layer in model.layers if hasattr(layer, "input_dim")), None)
+    rows = embedding_rows(model)
     if rows is not None:  # lets the runtime refuse a tokenizer.json of another vocab size (two-file loading)
         entry = proto.metadata_props.add()
         entry.key, entry.value = VOCAB_SIZE_KEY, str(rows)

@@ -58,8 +58,10 @@ def keras_probabilities(model, ids: np.ndarray) -> np.ndarray:
 
 
 def check_artifact(path: Path, fmt: str, precision: str, ids: np.ndarray, labels: np.ndarray,
-                   reference: np.ndarray, thresholds: Thresholds, float_twin_bytes: int | None) -> ParityResult:
-    """Run one artifact through its real engine and apply the gate's thresholds."""
+                   reference: np.ndarray, thresholds: Thresholds, float_twin_bytes: int | None,
+                   info: dict | None = None) -> ParityResult:
+    """Run one artifact through its real engine and apply the gate's thresholds. ``info`` is the artifact's
+    ``describe()`` when the caller already has it (describing a 5 MB unrolled TFLite graph takes a while)."""
     probs = make_backend(fmt, path).run(ids).astype(np.float64)
     diff = np.abs(probs - reference)
     pred, ref_pred = probs >= 0.5, reference >= 0.5  # the runtime's rule: P(positive) >= 0.5 is positive
@@ -90,16 +92,16 @@ def check_artifact(path: Path, fmt: str, precision: str, ids: np.ndarray, labels
             result.structure["size_ratio_vs_float32"] = round(ratio, 4)
             if not ratio <= t.int8_max_size_ratio:
                 result.failures.append(f"size {ratio:.0%} of float32 > {t.int8_max_size_ratio:.0%}")
-    result.structure.update(check_structure(path, fmt, result.failures))
+    result.structure.update(check_structure(path, fmt, result.failures, info))
     return result
 
 
-def check_structure(path: Path, fmt: str, failures: list[str]) -> dict:
+def check_structure(path: Path, fmt: str, failures: list[str], info: dict | None = None) -> dict:
     """ONNX: one bidirectional (DynamicQuantize)LSTM, no Loop. TFLite: builtin ops only (no Flex/custom ops)."""
     if fmt == "onnx":
         from edge_sentiment.converters.to_onnx import describe
 
-        info = describe(path)
+        info = info or describe(path)
         if info["lstm_directions"] != ["bidirectional"]:
             failures.append(f"expected one bidirectional LSTM node, found {info['lstm_directions']}")
         if "Loop" in info["ops"] or "Scan" in info["ops"]:
@@ -107,7 +109,7 @@ def check_structure(path: Path, fmt: str, failures: list[str]) -> dict:
         return {"ops": info["ops"], "opset": info["opset"]}
     from edge_sentiment.converters.to_tflite import describe
 
-    info = describe(path)
+    info = info or describe(path)
     builtin = set(_tflite_builtin_names())
     foreign = sorted(op for op in info["ops"] if op not in builtin or op == "CUSTOM")  # Flex*/custom by name
     if foreign:
