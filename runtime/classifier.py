@@ -78,8 +78,7 @@ class SentimentClassifier:
         return cls(tokenizer, engine, source=str(model_path), workers=workers)
 
     def predict(self, text: str) -> Prediction:
-        check_text(text)
-        return self.prediction(float(self.backend.run(self.tokenizer.encode_batch([text]))[0]))
+        return self.prediction(float(self.backend.run(self.tokenizer.encode(text)[None, :])[0]))
 
     def predict_batch(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
         """All texts are checked before any inference, so one bad item raises (naming its index) and never
@@ -102,18 +101,25 @@ class SentimentClassifier:
             out[start : start + len(chunk)] = self._run_chunk(chunk)
         return out
 
+    def probabilities_from_ids(self, ids: np.ndarray) -> np.ndarray:
+        """P(positive) for already-tokenized rows (n, max_len), split over the workers like text chunks."""
+        return self._in_parallel(self.backend.run, ids)
+
     def _run_chunk(self, chunk: Sequence[str]) -> np.ndarray:
-        if self.workers == 1 or len(chunk) < 2 * self.workers:
-            return self.backend.run(self.tokenizer.encode_batch(chunk))
+        # each worker tokenizes its own part, so one part's tokenizing overlaps another's inference
+        return self._in_parallel(lambda part: self.backend.run(self.tokenizer.encode_batch(part)), chunk)
+
+    def _in_parallel(self, run, items):
+        """``run`` over ``items`` split into one contiguous part per worker, results concatenated in order."""
+        if self.workers == 1 or len(items) < 2 * self.workers:
+            return run(items)
         with self._pool_lock:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="edge-sentiment")
-        step = -(-len(chunk) // self.workers)
-        parts = self._pool.map(lambda s: self.backend.run(self.tokenizer.encode_batch(chunk[s : s + step])),
-                               range(0, len(chunk), step))
-        return np.concatenate(list(parts))
+        step = -(-len(items) // self.workers)
+        return np.concatenate(list(self._pool.map(lambda s: run(items[s : s + step]), range(0, len(items), step))))
 
     def close(self) -> None:
         """Stop the worker threads (only started by predict_batch with workers > 1)."""

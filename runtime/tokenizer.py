@@ -89,28 +89,32 @@ class Tokenizer:
         return text.translate(self._table).split()
 
     def encode(self, text: str) -> np.ndarray:
-        """One text -> int32 array of shape (max_len,)."""
-        return self.encode_batch([text])[0]
+        """One text -> int32 array of shape (max_len,). Errors say "text", not "item 0"."""
+        out = np.full(self.config.max_len, self.config.pad_id, dtype=np.int32)
+        self._fill(out, text, None)
+        return out
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> int32 array (len(texts), max_len). Raises InputError naming the first bad item."""
-        cfg = self.config
-        out = np.full((len(texts), cfg.max_len), cfg.pad_id, dtype=np.int32)
-        get = self._index.get
+        out = np.full((len(texts), self.config.max_len), self.config.pad_id, dtype=np.int32)
         for row, text in enumerate(texts):
-            check_text(text, row)
-            seq = list(map(get, self._bounded_split(text), repeat(OOV_ID)))
-            if not seq:  # "!!!" or a zero-width space: the model would see only padding and answer its bias
-                raise InputError(f"item {row} has no words (only punctuation or invisible characters): "
-                                 "there is nothing to classify", row)
-            if len(seq) > cfg.max_len:
-                seq = seq[: cfg.max_len] if cfg.truncating == "post" else seq[-cfg.max_len :]
-            if seq:
-                if cfg.padding == "post":
-                    out[row, : len(seq)] = seq
-                else:
-                    out[row, cfg.max_len - len(seq) :] = seq
+            self._fill(out[row], text, row)
         return out
+
+    def _fill(self, out: np.ndarray, text: str, index: int | None) -> None:
+        """Write one text's padded ids into ``out`` (a row of max_len), or raise InputError naming the item."""
+        cfg = self.config
+        check_text(text, index)
+        seq = list(map(self._index.get, self._bounded_split(text), repeat(OOV_ID)))
+        if not seq:  # "!!!": the model would see only padding and answer its bias
+            where = "text" if index is None else f"item {index}"
+            raise InputError(f"{where} has no words (only punctuation): there is nothing to classify", index)
+        if len(seq) > cfg.max_len:
+            seq = seq[: cfg.max_len] if cfg.truncating == "post" else seq[-cfg.max_len :]
+        if cfg.padding == "post":
+            out[: len(seq)] = seq
+        else:
+            out[cfg.max_len - len(seq) :] = seq
 
     def _bounded_split(self, text: str) -> list[str]:
         """Split only as much of a huge text as can reach the output, so a 10 MB text costs microseconds."""

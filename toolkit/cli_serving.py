@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
 from edge_sentiment.toolkit.cli import _quiet_tensorflow, _say, app, friendly_errors
@@ -79,28 +80,25 @@ def _parse(raw: bytes) -> str:
 
 
 def _stream(clf, source: str) -> Iterator[dict]:
-    """Classify line by line in chunks; a bad line yields an error record in its place, never shifting others."""
-    from edge_sentiment.runtime.tokenizer import check_text
-
-    pending: list[tuple[int, str]] = []
+    """Classify line by line in chunks; a bad line yields an error record in its place, never shifting others.
+    Each line is tokenized once, as it is read, so the tokenizer's own refusals become per-line errors."""
+    pending: list[tuple[int, np.ndarray]] = []
 
     def flush() -> Iterator[dict]:
-        probs = clf.probabilities([t for _, t in pending])
-        for (n, _), p in zip(pending, probs):
-            yield {"line": n, **clf.prediction(float(p)).to_dict()}
+        if pending:
+            probs = clf.probabilities_from_ids(np.stack([ids for _, ids in pending]))
+            for (n, _), p in zip(pending, probs):
+                yield {"line": n, **clf.prediction(float(p)).to_dict()}
         pending.clear()
 
     for n, raw in _lines(source):
         try:
-            text = _parse(raw)
-            check_text(text)
-            if not clf.tokenizer.split(text[:100_000]):  # the same refusal predict() gives, but per line
-                raise ValueError("no words (only punctuation or invisible characters): nothing to classify")
-        except ValueError as exc:
+            ids = clf.tokenizer.encode(_parse(raw))
+        except ValueError as exc:  # InputError/InputTypeError are ValueErrors too
             yield from flush()
             yield {"line": n, "error": str(exc)}
             continue
-        pending.append((n, text))
+        pending.append((n, ids))
         if len(pending) >= STREAM_CHUNK:
             yield from flush()
     yield from flush()
