@@ -11,9 +11,24 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
+
+from edge_sentiment.converters.verify import Thresholds  # light: numpy only, no TensorFlow
+
+# Options several commands share, declared once (help text, range); each command gives its default.
+DataSource = Annotated[str, typer.Option(help="bundled (offline IMDB, re-split) | tfds | aclimdb | file")]
+DataPath = Annotated[Optional[Path], typer.Option(help="aclImdb folder/tarball, or a .csv/.jsonl for --data file.")]
+Epochs = Annotated[int, typer.Option(min=1, help="Upper bound; early stopping on val usually ends sooner.")]
+TrainLimit = Annotated[Optional[int], typer.Option(min=1, help="Train on only this many reviews (quick runs).")]
+GateLimit = Annotated[Optional[int], typer.Option(min=1, help="Gate on the first N test reviews instead of all.")]
+FloatTol = Annotated[float, typer.Option(help="float32: max |p - p_keras|.")]
+Int8Agreement = Annotated[float, typer.Option(help="int8: min label agreement with Keras.")]
+Int8AccuracyDrop = Annotated[float, typer.Option(help="int8: max accuracy drop vs Keras.")]
+Int8SizeRatio = Annotated[float, typer.Option(help="int8: max size as a share of float32.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace existing output.")]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train a BiLSTM sentiment model, convert it to TFLite/ONNX (float32 + int8), prove parity, "
@@ -68,18 +83,18 @@ def _say(message: str) -> None:
 @friendly_errors
 def train(
     out: Path = typer.Option(Path("artifacts/model"), "--out", "-o", help="Model directory to write."),
-    data: str = typer.Option("bundled", help="bundled (offline IMDB, re-split) | tfds | aclimdb | file"),
-    path: Optional[Path] = typer.Option(None, help="aclImdb folder/tarball, or a .csv/.jsonl for --data file."),
-    epochs: int = typer.Option(10, min=1, help="Upper bound; early stopping on val usually ends sooner."),
+    data: DataSource = "bundled",
+    path: DataPath = None,
+    epochs: Epochs = 10,
     batch_size: int = typer.Option(128, min=1, help="Reviews per training step."),
     learning_rate: float = typer.Option(2e-3, min=1e-9, help="Adam learning rate."),
     vocab_size: int = typer.Option(10_000, help="Tokenizer + embedding size (PAD and OOV included)."),
     max_len: int = typer.Option(200, help="Tokens per review (pad/truncate); the seed used 150."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Use only this many training reviews (quick runs)."),
+    limit: TrainLimit = None,
     seed: int = typer.Option(42, help="Seeds the split, the weights and the shuffling."),
     deterministic: bool = typer.Option(True, help="TF op determinism (bit-exact reruns; may be slower on a GPU)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
-    as_json: bool = typer.Option(False, "--json", help="Print metrics as JSON on stdout."),
+    force: Force = False,
+    as_json: AsJson = False,
 ) -> None:
     """Train the BiLSTM (GPU if TensorFlow sees one) with early stopping on val; report test once."""
     _quiet_tensorflow()
@@ -97,8 +112,6 @@ def train(
 
 # ---- convert / verify ------------------------------------------------------------------------------------
 def _thresholds(float_tol: float, int8_agreement: float, int8_accuracy_drop: float, int8_size_ratio: float):
-    from edge_sentiment.converters.verify import Thresholds
-
     return Thresholds(float_tol, int8_agreement, int8_accuracy_drop, int8_size_ratio)
 
 
@@ -109,13 +122,13 @@ def convert(
     out: Path = typer.Option(Path("artifacts/bundle"), "--out", "-o", help="Bundle directory to write."),
     formats: str = typer.Option("tflite,onnx", help="Comma list: tflite, onnx."),
     precisions: str = typer.Option("float32,int8", help="Comma list: float32, int8, int8-full (TFLite, experimental)."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
-    float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
-    int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
-    int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),
-    int8_size_ratio: float = typer.Option(0.30, help="int8: max size as a share of float32."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing bundle."),
-    as_json: bool = typer.Option(False, "--json", help="Print the parity results as JSON on stdout."),
+    limit: GateLimit = None,
+    float_tol: FloatTol = Thresholds.float_max_abs_diff,
+    int8_agreement: Int8Agreement = Thresholds.int8_min_agreement,
+    int8_accuracy_drop: Int8AccuracyDrop = Thresholds.int8_max_accuracy_drop,
+    int8_size_ratio: Int8SizeRatio = Thresholds.int8_max_size_ratio,
+    force: Force = False,
+    as_json: AsJson = False,
 ) -> None:
     """Convert to TFLite + ONNX, gate every artifact against Keras, write a verified bundle atomically."""
     _quiet_tensorflow()
@@ -134,12 +147,12 @@ def convert(
 @friendly_errors
 def verify(
     bundle: Path = typer.Argument(..., help="A bundle directory."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
-    float_tol: float = typer.Option(1e-5, help="float32: max |p - p_keras|."),
-    int8_agreement: float = typer.Option(0.995, help="int8: min label agreement with Keras."),
-    int8_accuracy_drop: float = typer.Option(0.005, help="int8: max accuracy drop vs Keras."),
-    int8_size_ratio: float = typer.Option(0.30, help="int8: max size as a share of float32."),
-    as_json: bool = typer.Option(False, "--json", help="Print the parity results as JSON on stdout."),
+    limit: GateLimit = None,
+    float_tol: FloatTol = Thresholds.float_max_abs_diff,
+    int8_agreement: Int8Agreement = Thresholds.int8_min_agreement,
+    int8_accuracy_drop: Int8AccuracyDrop = Thresholds.int8_max_accuracy_drop,
+    int8_size_ratio: Int8SizeRatio = Thresholds.int8_max_size_ratio,
+    as_json: AsJson = False,
 ) -> None:
     """Re-run the parity gate on a bundle (checksums first); exit 1 if any artifact fails."""
     _quiet_tensorflow()

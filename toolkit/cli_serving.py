@@ -11,7 +11,19 @@ from typing import Optional
 import numpy as np
 import typer
 
-from edge_sentiment.toolkit.cli import _quiet_tensorflow, _say, app, friendly_errors
+from edge_sentiment.toolkit.cli import (
+    AsJson,
+    DataPath,
+    DataSource,
+    Epochs,
+    Force,
+    GateLimit,
+    TrainLimit,
+    _quiet_tensorflow,
+    _say,
+    app,
+    friendly_errors,
+)
 
 STREAM_CHUNK = 256  # lines classified per engine call when streaming
 
@@ -30,7 +42,7 @@ def predict(
     workers: int = typer.Option(1, min=1, help="Threads sharing a streamed chunk (ONNX only): 2 on a 2-core machine "
                                         "roughly doubles throughput."),
     allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use an artifact that failed the gate."),
-    as_json: bool = typer.Option(False, "--json", help="JSON output for a single text."),
+    as_json: AsJson = False,
 ) -> None:
     """Classify text with the lightweight runtime (no TensorFlow). Exit 3 if any streamed line could not be read."""
     from edge_sentiment.runtime import SentimentClassifier
@@ -145,13 +157,13 @@ def _sections(markdown: str, titles: tuple[str, ...]) -> str:
 @friendly_errors
 def pipeline(
     out: Path = typer.Option(Path("artifacts/default"), "--out", "-o", help="Folder for model/, bundle/, report/."),
-    data: str = typer.Option("bundled", help="bundled | tfds | aclimdb | file"),
-    path: Optional[Path] = typer.Option(None, help="Data path for --data aclimdb/file."),
-    epochs: int = typer.Option(10, min=1, help="Upper bound; early stopping on val usually ends sooner."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Train on only this many reviews (quick runs)."),
-    gate_limit: Optional[int] = typer.Option(None, min=1, help="Gate on the first N test reviews instead of all."),
+    data: DataSource = "bundled",
+    path: DataPath = None,
+    epochs: Epochs = 10,
+    limit: TrainLimit = None,
+    gate_limit: GateLimit = None,
     quick: bool = typer.Option(False, "--quick", help="Quick benchmark."),
-    force: bool = typer.Option(False, "--force", help="Replace existing outputs in --out."),
+    force: Force = False,
 ) -> None:
     """The whole job: data -> train -> convert -> verify -> benchmark, with a final summary."""
     _quiet_tensorflow()
