@@ -14,13 +14,12 @@ from pathlib import Path
 
 from edge_sentiment.converters.common import ConversionError, check_precision, embedding_rows
 from edge_sentiment.runtime.atomic import atomic_write_bytes
+from edge_sentiment.runtime.backends import ONNX_ROW_BY_ROW_KEY, ONNX_VOCAB_SIZE_KEY  # what the runtime reads
 
 OPSET = 17
 INPUT_NAME = "tokens"
 OUTPUT_NAME = "probability"
 SUPPORTED = ("float32", "int8")
-ROW_BY_ROW_KEY = "edge_sentiment.row_by_row"  # must match runtime.backends.ONNX_ROW_BY_ROW_KEY
-VOCAB_SIZE_KEY = "edge_sentiment.vocab_size"  # must match runtime.backends.ONNX_VOCAB_SIZE_KEY
 
 
 def convert(model, out: str | Path, precision: str = "float32", calibration=None) -> Path:
@@ -49,7 +48,7 @@ def _float_proto(model):
     rows = embedding_rows(model)
     if rows is not None:  # lets the runtime refuse a tokenizer.json of another vocab size (two-file loading)
         entry = proto.metadata_props.add()
-        entry.key, entry.value = VOCAB_SIZE_KEY, str(rows)
+        entry.key, entry.value = ONNX_VOCAB_SIZE_KEY, str(rows)
     proto.doc_string = "edge-sentiment BiLSTM: int32 token ids (batch, max_len) -> P(positive) (batch, 1)"
     onnx.checker.check_model(proto)
     return proto
@@ -79,7 +78,7 @@ def _quantize_dynamic(proto) -> bytes:
     # DynamicQuantizeLinear picks ONE activation scale for the whole batch, so a row's score would depend on its
     # batch-mates. This flag tells the runtime to feed such models one row at a time (see runtime/backends.py).
     entry = quantized.metadata_props.add()
-    entry.key, entry.value = ROW_BY_ROW_KEY, "true"
+    entry.key, entry.value = ONNX_ROW_BY_ROW_KEY, "true"
     return quantized.SerializeToString()
 
 

@@ -63,12 +63,11 @@ class OnnxBackend:
         meta = self._session.get_modelmeta().custom_metadata_map
         self.row_by_row = meta.get(ONNX_ROW_BY_ROW_KEY) == "true"
         self.vocab_size = int(meta[ONNX_VOCAB_SIZE_KEY]) if meta.get(ONNX_VOCAB_SIZE_KEY, "").isdigit() else None
+        self._chunk = 1 if self.row_by_row else self.fixed_batch  # None: the whole batch in one call
 
     def run(self, ids: np.ndarray) -> np.ndarray:
-        if self.row_by_row and len(ids) > 1:
-            return np.concatenate([self._run(ids[i : i + 1]) for i in range(len(ids))])
-        if self.fixed_batch and len(ids) != self.fixed_batch:  # a static-batch export: feed it in padded chunks
-            return run_in_chunks(self._run, ids, self.fixed_batch)
+        if self._chunk and len(ids) != self._chunk:
+            return run_in_chunks(self._run, ids, self._chunk)
         return self._run(ids)
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
@@ -109,7 +108,7 @@ class TfliteBackend:
 
     def run(self, ids: np.ndarray) -> np.ndarray:
         with self._lock:
-            return run_in_chunks(self._invoke, ids.astype(self._dtype, copy=False), self.fixed_batch or 1)
+            return run_in_chunks(self._invoke, ids.astype(self._dtype, copy=False), self.fixed_batch)
 
     def _invoke(self, chunk: np.ndarray) -> np.ndarray:
         self._interp.set_tensor(self._in, chunk)
