@@ -12,19 +12,21 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge_sentiment.benchmarks.goals import (
+    GOAL_ACCURACY_DROP,
+    GOAL_COLD_MS,
+    GOAL_INT8_MB,
+    GOAL_P50_MS,
+    GOAL_RSS_MB,
+    GOAL_SPEEDUP,
+    GOAL_THROUGHPUT,
+    GOAL_TOKENIZER,
+)
 from edge_sentiment.benchmarks.plots import write_plots
 from edge_sentiment.converters.bundle_writer import library_versions
 from edge_sentiment.runtime.atomic import atomic_write_text
 
 MB = 1e6  # sizes and RSS in decimal megabytes (10^6 bytes)
-GOAL_P50_MS = 0.25  # ONNX int8, batch 1, text -> label
-GOAL_SPEEDUP = 200.0  # ONNX int8 text -> label vs Keras predict text -> label, p50
-GOAL_COLD_MS = 250.0  # fresh process to first prediction, wall clock as the parent sees it
-GOAL_RSS_MB = 100.0
-GOAL_THROUGHPUT = 8000.0  # reviews/s, any ONNX int8 configuration
-GOAL_TOKENIZER = 20_000  # issue #2: average IMDB reviews tokenized per second on one core
-GOAL_INT8_MB = 0.75
-GOAL_ACCURACY_DROP = 0.005  # int8 accuracy at most 0.5 pt below Keras
 
 
 def write_report(result: dict, out_dir: Path) -> dict[str, Path]:

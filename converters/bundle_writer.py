@@ -88,11 +88,9 @@ def convert_model_dir(
     if any(p != "float32" for p in precisions) and "float32" not in precisions:
         precisions = ("float32", *precisions)  # int8 files are gated against their float32 twin (size, parity)
     out = Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
     unverified = out.with_name(out.name + ".unverified")
     results: list[ParityResult] = []
-    with atomic_directory(out, force=True) as tmp:  # first, so an unwritable --out fails before any work
+    with atomic_directory(out, force=force) as tmp:  # first: an existing or unwritable --out fails before any work
         source = load_model_dir(model_dir)
         texts, labels, calibration = held_out(source.config.get("data"), source.tokenizer, limit,
                                               source.root / "config.json")

@@ -16,7 +16,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a bundle must be readable like any other file
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a bundle must be readable like any other file
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -48,7 +48,7 @@ def atomic_directory(final: Path, force: bool = False) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write {final} ({exc.strerror}); choose a writable output directory") from exc
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700
     try:
         yield tmp
         if final.exists():
@@ -83,7 +83,3 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask() can only be read by setting it, which races with threads
-
-
-def _umask() -> int:
-    return _UMASK

@@ -81,13 +81,13 @@ def train(
     force: bool = False,
 ) -> dict:
     """Fit on ``splits.train``, stop on ``splits.val``, report ``splits.test``; write the model directory."""
+    ensure_writable(Path(out_dir), force)  # before importing TensorFlow and minutes of training, not after
+    if not splits.train or not splits.val or not splits.test:
+        raise ValueError(f"the data gave {splits.sizes()} examples: every split needs at least one; use more data")
     import keras
     import tensorflow as tf
 
     tcfg = train_config or TrainConfig()
-    ensure_writable(Path(out_dir), force)  # before minutes of training, not after
-    if not splits.train or not splits.val or not splits.test:
-        raise ValueError(f"the data gave {splits.sizes()} examples: every split needs at least one; use more data")
     seed_everything(tcfg.seed, tcfg.deterministic)
     tok_cfg = tokenizer_config or TokenizerConfig()
     tokenizer = Tokenizer.fit((t for t, _ in splits.train), tok_cfg)
@@ -170,7 +170,6 @@ def fit_from_options(out: Path, data: str, path: Path | None, epochs: int, batch
     """The CLI's and the pipeline's entry: load the data source, then :func:`train` with these settings."""
     from edge_sentiment.toolkit.data import load_splits
 
-    ensure_writable(Path(out), force)
     splits = load_splits(data, path, seed=seed, limit=limit)
     tok = TokenizerConfig(vocab_size=vocab_size, max_len=max_len)
     model = ModelConfig(vocab_size=vocab_size, max_len=max_len)
